@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT     ?= 8000
+DATA_DIR ?= ./data
+STORE    ?= json
+
+.PHONY: run test check lint unit integration clean
+
+# The environment is rebuilt whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed  ## start gateway + services in the foreground (Ctrl-C stops all)
+	$(PY) -m shared.launch --port $(PORT) --data-dir $(DATA_DIR) --store $(STORE)
+
+check: $(VENV)/.installed  ## ruff + mypy (strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit -q
+
+integration: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/integration -q
+
+test: check  ## lint, type-check, then every test
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

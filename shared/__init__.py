@@ -1,0 +1,1 @@
+"""Code every bookstore process uses; it knows no domain (no books, orders or deliveries)."""

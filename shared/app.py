@@ -1,0 +1,128 @@
+"""The application factory every service and the gateway build on: envelope errors, request ids,
+health routes, and readiness checks registered by the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.responses import Response
+
+from shared.errors import AppError, error_body
+from shared.middleware import RequestContextMiddleware
+
+log = logging.getLogger("shared.app")
+
+ReadinessCheck = Callable[[], Awaitable[Any]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_STATUS_MESSAGES = {
+    400: "Invalid request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+}
+
+
+def error_response(
+    status: int, message: str, details: Any = None, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    return Response(
+        error_body(message, details, **extra), status, headers=headers, media_type="application/json"
+    )
+
+
+async def _app_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status, exc.message, exc.details, exc.headers, **exc.extra)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
+            details.append(
+                {"field": "body", "message": f"Invalid JSON: {err.get('ctx', {}).get('error', '')}"}
+            )
+            continue
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        details.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    return error_response(400, "Invalid request", details)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = 400 if exc.status_code == 422 else exc.status_code
+    return error_response(status, _STATUS_MESSAGES.get(status, "Request failed"), headers=exc.headers)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> Response:
+    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
+    missing: list[dict[str, str]] = []
+
+    async def probe(name: str, check: ReadinessCheck) -> None:
+        try:
+            await asyncio.wait_for(check(), timeout=2.0)
+        except Exception as exc:
+            missing.append({"component": name, "problem": str(exc) or type(exc).__name__})
+
+    await asyncio.gather(*(probe(name, check) for name, check in checks.items()))
+    if missing:
+        return error_response(503, "Not ready", missing, {"Retry-After": "1"})
+    return Response(b'{"status":"ready"}', media_type="application/json")
+
+
+def create_service_app(
+    *,
+    title: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    middleware: Sequence[Middleware] = (),
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    """A FastAPI app with the house conventions; the lifespan wires stores, clients and readiness.
+
+    `middleware` runs inside the request-id middleware, so it sees the request's id.
+    """
+    app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
+    app.state.readiness = {}
+    install_error_handlers(app)
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,56 @@
+"""Pure ASGI middleware that gives every request its id and one access log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
+
+access_log = logging.getLogger("access")
+_HEADER = REQUEST_ID_HEADER.encode()
+
+
+class RequestContextMiddleware:
+    """Adopts the caller's sane `X-Request-ID` (or makes one), echoes it, and logs the outcome."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v for k, v in scope["headers"] if k == _HEADER), None)
+        request_id = sane_request_id(incoming.decode("latin-1") if incoming else None)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
+                headers.append((_HEADER, request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": getattr(route, "path", None),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "subject": scope.get("state", {}).get("subject"),
+                },
+            )
+            request_id_var.reset(token)

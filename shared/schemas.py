@@ -1,0 +1,23 @@
+"""Wire types every service shares: money as an exact JSON number, and the error envelope's schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, PlainSerializer
+
+# Exact inside (Decimal), a JSON number with at most 2 decimals on the wire.
+Money = Annotated[
+    Decimal,
+    Field(max_digits=12, decimal_places=2, examples=[15.99]),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+
+class ErrorBody(BaseModel):
+    """The contract's error envelope."""
+
+    error: str
+    details: list[dict[str, Any]] | None = None
+    request_id: str | None = None

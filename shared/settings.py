@@ -1,0 +1,23 @@
+"""The settings every process shares; each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings
+
+
+class ServiceSettings(BaseSettings):
+    """Where to listen, how to log, where the store lives and how long outbound calls may take."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+    store: Literal["json", "memory"] = "json"
+    data_dir: Path = Path("data")
+    # write(2) alone survives kill -9; fsync also survives power loss, at a large cost per write.
+    fsync: bool = False
+    connect_timeout: float = 1.0
+    request_timeout: float = 5.0

@@ -1,0 +1,101 @@
+"""Named in-memory tables of JSON documents: the in-memory store, and with a journal the JSON store.
+
+A write is a batch of changes `(table, key, document or None to delete)`. It is journaled before
+it is applied, so a failed write (disk full) changes nothing. Writes happen without an `await` in
+between reading and writing, so within one event loop every store method is atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from shared.store.journal import Journal
+
+log = logging.getLogger("shared.store.tables")
+
+Change = tuple[str, str, Any]
+
+_COMPACT_CHUNK = 500  # records per line in a compacted journal
+_COMPACT_SLACK = 10_000  # changes allowed beyond twice the live records before compaction
+
+
+class Tables:
+    """Documents by table and key; durable when opened on a directory."""
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        self._tables: dict[str, dict[str, Any]] = {}
+        self._journal = journal
+        self._journaled = 0  # changes in the journal file, live or dead
+
+    @classmethod
+    def open(cls, directory: Path, *, fsync: bool = False) -> Tables:
+        """Replay the journal in `directory` (created if missing) and keep appending to it."""
+        tables = cls(Journal(directory, fsync=fsync))
+        assert tables._journal is not None
+        for batch in tables._journal.open():
+            tables._apply(batch)
+            tables._journaled += len(batch)
+        return tables
+
+    def table(self, name: str) -> Mapping[str, Any]:
+        return self._tables.setdefault(name, {})
+
+    def get(self, name: str, key: str) -> Any:
+        return self._tables.get(name, {}).get(key)
+
+    def write(self, changes: list[Change]) -> None:
+        if self._journal is not None:
+            self._journal.append([list(change) for change in changes])
+            self._journaled += len(changes)
+        self._apply(changes)
+        if self._journal is not None and self._journaled > 2 * self.live_records() + _COMPACT_SLACK:
+            try:
+                self.compact()
+            except OSError:
+                # The write itself is durable; compaction is tried again after the next write.
+                log.exception("journal compaction failed")
+
+    def _apply(self, changes: list[Any]) -> None:
+        for name, key, doc in changes:
+            table = self._tables.setdefault(name, {})
+            if doc is None:
+                table.pop(key, None)
+            else:
+                table[key] = doc
+
+    def live_records(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+    def compact(self) -> None:
+        """Rewrite the journal as the live state; amortised O(1) per write by the trigger above."""
+        if self._journal is None:
+            return
+        self._journal.rewrite(self._chunks())
+        self._journaled = self.live_records()
+        log.info("journal compacted", extra={"records": self._journaled})
+
+    def _chunks(self) -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        for name, table in self._tables.items():
+            for key, doc in table.items():
+                chunk.append([name, key, doc])
+                if len(chunk) == _COMPACT_CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+
+def open_tables(kind: str, directory: Path, *, fsync: bool = False) -> Tables:
+    """The tables behind a service's store: `memory` (tests, throwaway runs) or `json` (durable)."""
+    if kind == "memory":
+        return Tables()
+    return Tables.open(directory, fsync=fsync)
