@@ -1,0 +1,1 @@
+"""The inventory service: the catalog, stock, and stock reservations (holds) for orders."""

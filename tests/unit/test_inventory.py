@@ -1,0 +1,416 @@
+"""The inventory service: its store (in memory and journaled to JSON) and its HTTP app in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from inventory_service.app import create_app
+from inventory_service.domain import (
+    DEFAULT_CATALOG,
+    Book,
+    InsufficientStock,
+    ReservationConflict,
+    ReservationNotFound,
+)
+from inventory_service.settings import InventorySettings
+from inventory_service.store import TablesInventoryStore
+from shared.store import Tables
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=1)
+FULL_STOCK = {"123": 50, "456": 30, "789": 25}
+
+# The contract's default catalog: id, title, author, price, stock, isbn.
+CONTRACT_ROWS = [
+    ("123", "The Great Gatsby", "F. Scott Fitzgerald", "15.99", 50, "9780743273565"),
+    ("456", "1984", "George Orwell", "12.99", 30, "9780451524935"),
+    ("789", "To Kill a Mockingbird", "Harper Lee", "14.99", 25, "9780061120084"),
+]
+CONTRACT_BOOKS = [
+    Book(i, title, author, Decimal(p), n, isbn) for i, title, author, p, n, isbn in CONTRACT_ROWS
+]
+CONTRACT_JSON = {
+    i: {"id": i, "title": title, "author": author, "price": float(p), "stock": n, "isbn": isbn}
+    for i, title, author, p, n, isbn in CONTRACT_ROWS
+}
+
+
+async def open_json_store(directory: Path) -> TablesInventoryStore:
+    """What the app's lifespan does on start: open the directory and seed (a no-op after the first)."""
+    store = TablesInventoryStore(Tables.open(directory))
+    await store.seed(DEFAULT_CATALOG)
+    return store
+
+
+@pytest.fixture(params=["memory", "json"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TablesInventoryStore]:
+    if request.param == "memory":
+        the_store = TablesInventoryStore(Tables())
+        await the_store.seed(DEFAULT_CATALOG)
+    else:
+        the_store = await open_json_store(tmp_path / "inventory")
+    yield the_store
+    await the_store.close()
+
+
+async def stock(store: TablesInventoryStore) -> dict[str, int]:
+    return {book.id: book.stock for book in await store.list_books()}
+
+
+async def statuses(store: TablesInventoryStore, *order_ids: str) -> dict[str, str | None]:
+    return {o: r.status if (r := await store.get_reservation(o)) else None for o in order_ids}
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+async def test_the_default_catalog_is_exactly_the_three_contract_books(store: TablesInventoryStore) -> None:
+    assert await store.list_books() == CONTRACT_BOOKS
+    assert await store.get_book("456") == CONTRACT_BOOKS[1]
+    assert await store.get_book("999") is None
+
+
+async def test_a_hold_takes_its_units_out_of_stock(store: TablesInventoryStore) -> None:
+    reservation, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
+
+    assert created
+
+    assert reservation.status == "held"
+    assert reservation.quantities() == {"123": 2, "456": 1}
+    assert [line.unit_price for line in reservation.lines] == [Decimal("15.99"), Decimal("12.99")]
+    assert await stock(store) == {"123": 48, "456": 29, "789": 25}
+    assert await store.get_reservation("order_1") == reservation
+
+
+async def test_a_hold_is_all_or_nothing_across_books(store: TablesInventoryStore) -> None:
+    with pytest.raises(InsufficientStock) as refused:
+        await store.hold("order_1", {"123": 2, "456": 31, "789": 1}, LATER)
+
+    assert refused.value.status == 409
+    assert refused.value.details == [{"book_id": "456", "requested": 31, "available": 30}]
+    assert await stock(store) == FULL_STOCK
+    assert await store.get_reservation("order_1") is None
+
+
+async def test_an_unknown_book_in_a_hold_is_available_zero(store: TablesInventoryStore) -> None:
+    with pytest.raises(InsufficientStock) as refused:
+        await store.hold("order_1", {"123": 1, "999": 1}, LATER)
+
+    assert refused.value.details == [{"book_id": "999", "requested": 1, "available": 0}]
+    assert await stock(store) == FULL_STOCK
+
+
+async def test_a_repeated_hold_for_the_same_order_takes_stock_once(store: TablesInventoryStore) -> None:
+    first, made = await store.hold("order_1", {"123": 2}, LATER)
+    again, made_again = await store.hold("order_1", {"123": 2}, LATER + timedelta(minutes=5))
+
+    assert again == first
+    assert (made, made_again) == (True, False)
+    assert (await stock(store))["123"] == 48
+
+
+async def test_a_different_hold_for_the_same_order_is_a_conflict(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 2}, LATER)
+
+    with pytest.raises(ReservationConflict) as refused:
+        await store.hold("order_1", {"123": 3}, LATER)
+
+    assert refused.value.status == 409
+    assert (await stock(store))["123"] == 48
+
+
+async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 2}, LATER)
+
+    first = await store.commit("order_1")
+    again = await store.commit("order_1")
+
+    assert first.status == again.status == "committed"
+    assert (await stock(store))["123"] == 48
+
+
+async def test_releasing_returns_the_units_once(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
+
+    released = await store.release("order_1")
+    again = await store.release("order_1")
+
+    assert released.status == again.status == "released"
+    assert await stock(store) == FULL_STOCK
+
+
+@pytest.mark.parametrize(("settle", "then"), [("commit", "release"), ("release", "commit")])
+async def test_a_settled_hold_cannot_be_settled_the_other_way(
+    store: TablesInventoryStore, settle: str, then: str
+) -> None:
+    await store.hold("order_1", {"123": 2}, LATER)
+    settled = await getattr(store, settle)("order_1")
+    stock_before = await stock(store)
+
+    with pytest.raises(ReservationConflict) as refused:
+        await getattr(store, then)("order_1")
+
+    assert refused.value.status == 409
+    assert await stock(store) == stock_before
+    assert await store.get_reservation("order_1") == settled
+
+
+@pytest.mark.parametrize("settle", ["commit", "release"])
+async def test_settling_an_unknown_order_is_not_found(store: TablesInventoryStore, settle: str) -> None:
+    with pytest.raises(ReservationNotFound) as refused:
+        await getattr(store, settle)("order_404")
+
+    assert refused.value.status == 404
+    assert await stock(store) == FULL_STOCK
+
+
+async def test_expiry_releases_only_the_holds_whose_time_is_up(store: TablesInventoryStore) -> None:
+    await store.hold("overdue", {"123": 1}, NOW - timedelta(seconds=1))
+    await store.hold("due_now", {"456": 2}, NOW)
+    await store.hold("not_yet", {"789": 3}, NOW + timedelta(seconds=1))
+    await store.hold("sold", {"123": 4}, NOW - timedelta(hours=1))
+    await store.commit("sold")
+
+    expired = await store.expire_holds(NOW)
+
+    assert sorted(expired) == ["due_now", "overdue"]
+    assert await stock(store) == {"123": 46, "456": 30, "789": 22}
+    assert await statuses(store, "overdue", "due_now", "not_yet", "sold") == {
+        "overdue": "released",
+        "due_now": "released",
+        "not_yet": "held",
+        "sold": "committed",
+    }
+    assert await store.expire_holds(NOW) == []
+
+
+async def test_concurrent_holds_never_sell_more_than_the_stock(store: TablesInventoryStore) -> None:
+    results = await asyncio.gather(
+        *(store.hold(f"order_{i}", {"789": 1}, LATER) for i in range(35)), return_exceptions=True
+    )
+
+    assert sum(isinstance(r, tuple) for r in results) == 25
+    assert sum(isinstance(r, InsufficientStock) for r in results) == 10
+    assert (await stock(store))["789"] == 0
+
+
+async def test_seeding_again_does_not_reset_the_catalog(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 5}, LATER)
+    await store.commit("order_1")
+
+    await store.seed(DEFAULT_CATALOG)
+
+    assert (await stock(store))["123"] == 45
+
+
+async def test_the_json_store_keeps_stock_and_holds_across_a_restart(tmp_path: Path) -> None:
+    store = await open_json_store(tmp_path)
+    await store.hold("sold", {"123": 5}, LATER)
+    await store.commit("sold")
+    held, _ = await store.hold("held", {"456": 2, "789": 1}, LATER)
+    await store.hold("gone", {"789": 4}, LATER)
+    await store.release("gone")
+    await store.close()
+
+    store = await open_json_store(tmp_path)  # seeds again, as every start does
+    try:
+        assert await stock(store) == {"123": 45, "456": 28, "789": 24}
+        assert await store.get_reservation("held") == held
+        assert await statuses(store, "sold", "gone") == {"sold": "committed", "gone": "released"}
+        assert await store.expire_holds(LATER) == ["held"]  # the open hold is still tracked for expiry
+        assert await stock(store) == {"123": 45, "456": 30, "789": 25}
+    finally:
+        await store.close()
+
+
+# --- the HTTP app -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(InventorySettings(store="memory"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+            yield c
+
+
+def hold_body(quantities: dict[str, int], order_id: str = "order_1") -> dict[str, Any]:
+    return {"order_id": order_id, "lines": [{"book_id": b, "quantity": q} for b, q in quantities.items()]}
+
+
+def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The contract's error shape, never FastAPI's `{"detail": ...}`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert isinstance(body.get("error"), str) and body["error"]
+    assert "detail" not in body
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+async def http_stock(client: httpx.AsyncClient) -> dict[str, int]:
+    books = (await client.get("/api/books")).json()
+    return {book_id: book["stock"] for book_id, book in books.items()}
+
+
+async def test_the_catalog_is_keyed_by_id_with_prices_as_json_numbers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/books")
+
+    assert response.status_code == 200
+    assert response.json() == CONTRACT_JSON
+    assert list(response.json()) == ["123", "456", "789"]
+    assert '"price":15.99' in response.text.replace(" ", "")
+
+
+async def test_one_book_is_served_by_its_id(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/books/789")
+
+    assert response.status_code == 200
+    assert response.json() == CONTRACT_JSON["789"]
+
+
+async def test_an_unknown_book_is_404_book_not_found(client: httpx.AsyncClient) -> None:
+    body = assert_envelope(await client.get("/api/books/999"), 404)
+
+    assert body["error"] == "Book not found"
+
+
+async def test_an_http_hold_is_201_first_and_200_on_an_identical_retry(client: httpx.AsyncClient) -> None:
+    first = await client.post("/internal/reservations", json=hold_body({"123": 2}))
+    again = await client.post("/internal/reservations", json=hold_body({"123": 2}))
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["status"] == "held"
+    assert first.json()["lines"] == [{"book_id": "123", "quantity": 2, "unit_price": 15.99}]
+    assert again.json() == first.json()
+    assert (await http_stock(client))["123"] == 48
+
+
+async def test_an_http_hold_of_too_many_is_409_with_the_shortages(client: httpx.AsyncClient) -> None:
+    response = await client.post("/internal/reservations", json=hold_body({"123": 1, "456": 31, "999": 2}))
+
+    body = assert_envelope(response, 409)
+    assert body["details"] == [
+        {"book_id": "456", "requested": 31, "available": 30},
+        {"book_id": "999", "requested": 2, "available": 0},
+    ]
+    assert await http_stock(client) == FULL_STOCK
+
+
+async def test_a_different_http_hold_for_the_same_order_is_409(client: httpx.AsyncClient) -> None:
+    await client.post("/internal/reservations", json=hold_body({"123": 2}))
+
+    assert_envelope(await client.post("/internal/reservations", json=hold_body({"456": 2})), 409)
+    assert await http_stock(client) == {**FULL_STOCK, "123": 48}
+
+
+async def test_http_commit_and_release_follow_the_hold_rules(client: httpx.AsyncClient) -> None:
+    await client.post("/internal/reservations", json=hold_body({"123": 2}, "sold"))
+    await client.post("/internal/reservations", json=hold_body({"456": 3}, "dropped"))
+
+    assert (await client.post("/internal/reservations/sold/commit")).json()["status"] == "committed"
+    assert (await client.post("/internal/reservations/sold/commit")).status_code == 200
+    assert (await client.post("/internal/reservations/dropped/release")).json()["status"] == "released"
+    assert_envelope(await client.post("/internal/reservations/sold/release"), 409)
+    assert_envelope(await client.post("/internal/reservations/dropped/commit"), 409)
+    assert_envelope(await client.post("/internal/reservations/nobody/commit"), 404)
+    assert_envelope(await client.post("/internal/reservations/nobody/release"), 404)
+    assert (await client.get("/internal/reservations/sold")).json()["status"] == "committed"
+    assert await http_stock(client) == {**FULL_STOCK, "123": 48}
+
+
+def with_quantity(quantity: Any) -> dict[str, Any]:
+    return {"order_id": "order_1", "lines": [{"book_id": "123", "quantity": quantity}]}
+
+
+BAD_HOLD_BODIES: dict[str, dict[str, Any]] = {
+    "quantity 0": {"json": with_quantity(0)},
+    "quantity -1": {"json": with_quantity(-1)},
+    "quantity 1.5": {"json": with_quantity(1.5)},
+    "quantity as a string": {"json": with_quantity("2")},
+    "quantity true": {"json": with_quantity(True)},
+    "missing lines": {"json": {"order_id": "order_1"}},
+    "empty lines": {"json": {"order_id": "order_1", "lines": []}},
+    "missing order id": {"json": {"lines": [{"book_id": "123", "quantity": 1}]}},
+    "the same book twice": {
+        "json": {"order_id": "order_1", "lines": [{"book_id": "123", "quantity": 1}] * 2}
+    },
+    "a list instead of an object": {"json": [with_quantity(1)]},
+    "broken json": {
+        "content": b'{"order_id": "order_1", "lines": [',
+        "headers": {"content-type": "application/json"},
+    },
+}
+
+
+@pytest.mark.parametrize("request_kwargs", BAD_HOLD_BODIES.values(), ids=BAD_HOLD_BODIES.keys())
+async def test_a_bad_hold_body_is_400_and_holds_nothing(
+    client: httpx.AsyncClient, request_kwargs: dict[str, Any]
+) -> None:
+    response = await client.post("/internal/reservations", **request_kwargs)
+
+    assert_envelope(response, 400)
+    assert await http_stock(client) == FULL_STOCK
+    assert_envelope(await client.get("/internal/reservations/order_1"), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/api/nowhere", 404, "Not found"),
+        ("GET", "/internal/reservations/order_404", 404, "Reservation not found"),
+        ("DELETE", "/api/books", 405, "Method not allowed"),
+        ("PUT", "/internal/reservations", 405, "Method not allowed"),
+    ],
+)
+async def test_unknown_routes_and_wrong_methods_get_the_envelope(
+    client: httpx.AsyncClient, method: str, path: str, status: int, error: str
+) -> None:
+    body = assert_envelope(await client.request(method, path), status)
+
+    assert body["error"] == error
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/books"),
+        ("GET", "/api/books/999"),
+        ("POST", "/internal/reservations"),
+        ("DELETE", "/api/books"),
+        ("GET", "/healthz"),
+    ],
+)
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient, method: str, path: str) -> None:
+    response = await client.request(method, path)
+
+    assert response.headers["x-request-id"]
+
+
+async def test_a_sane_client_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    sane = "req-42.abc:XYZ_9"
+    ok = await client.get("/api/books", headers={"X-Request-ID": sane})
+    missing = await client.get("/api/books/999", headers={"X-Request-ID": sane})
+
+    assert ok.headers["x-request-id"] == sane
+    assert assert_envelope(missing, 404)["request_id"] == sane
+
+
+@pytest.mark.parametrize("junk", ["x" * 300, "has spaces in it", "semi;colon", "ünïcode"])
+async def test_a_junk_client_request_id_is_replaced(client: httpx.AsyncClient, junk: str) -> None:
+    response = await client.get("/api/books/999", headers=[(b"x-request-id", junk.encode())])
+
+    replaced = response.headers["x-request-id"]
+    assert replaced and replaced != junk
+    assert " " not in replaced and len(replaced) <= 128
+    assert assert_envelope(response, 404)["request_id"] == replaced
