@@ -1,0 +1,56 @@
+"""Builds the sales app: opens the store, connects to inventory, and recovers interrupted sagas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from sales_service import services
+from sales_service.clients import InventoryClient
+from sales_service.payments import PaymentProvider, SimulatedPayments
+from sales_service.routes import internal, orders
+from sales_service.settings import SalesSettings
+from sales_service.store import SalesStore, TablesSalesStore
+from shared.app import create_service_app
+from shared.http import Upstream, make_client
+from shared.store import open_tables
+from shared.tasks import periodic
+
+
+def create_app(
+    settings: SalesSettings | None = None,
+    store: SalesStore | None = None,
+    inventory_http: httpx.AsyncClient | None = None,
+    payments: PaymentProvider | None = None,
+) -> FastAPI:
+    settings = settings or SalesSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        the_store = store or TablesSalesStore(
+            open_tables(settings.store, settings.data_dir, fsync=settings.fsync)
+        )
+        upstream = Upstream("inventory", inventory_http or make_client(settings.inventory_url, settings))
+        inventory = InventoryClient(upstream)
+        app.state.store, app.state.inventory = the_store, inventory
+        app.state.payments = the_payments = payments or SimulatedPayments()
+        app.state.readiness |= {"store": the_store.ping, "inventory": upstream.ready}
+        grace = timedelta(seconds=settings.recovery_grace_seconds)
+
+        async def recover() -> None:
+            await services.recover_pending(the_store, inventory, the_payments, grace)
+
+        try:
+            async with periodic("recover-orders", settings.recovery_interval_seconds, recover):
+                yield
+        finally:
+            await upstream.aclose()
+            await the_store.close()
+
+    app = create_service_app(title="Sales service", lifespan=lifespan, routers=[orders, internal])
+    app.state.settings = settings
+    return app

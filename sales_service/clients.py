@@ -1,0 +1,73 @@
+"""Sales' view of the inventory service: hold, commit and release stock over HTTP, keyed by order id."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from sales_service.domain import OutOfStock
+from shared.errors import Conflict, ServiceUnavailable
+from shared.http import Upstream
+
+
+class HoldLost(Conflict):
+    """The hold is gone (released or expired) and can no longer be committed."""
+
+
+class Inventory(Protocol):
+    async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
+        """Hold every line or none (OutOfStock); the unit price of each held book."""
+
+    async def commit(self, order_id: str) -> None: ...
+
+    async def release(self, order_id: str) -> None: ...
+
+
+class InventoryClient:
+    """The inventory service's internal reservation API."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
+        lines = [{"book_id": book_id, "quantity": quantity} for book_id, quantity in wanted.items()]
+        response = await self.upstream.call(
+            "POST", "/internal/reservations", json={"order_id": order_id, "lines": lines}
+        )
+        if response.status_code in (200, 201):
+            return {ln["book_id"]: Decimal(str(ln["unit_price"])) for ln in response.json()["lines"]}
+        body = _json(response)
+        if response.status_code == 409 and isinstance(details := body.get("details"), list):
+            raise OutOfStock(str(body.get("error", "Books not available")), details=details)
+        raise _unexpected(response)
+
+    async def commit(self, order_id: str) -> None:
+        response = await self.upstream.call(
+            "POST", f"/internal/reservations/{quote(order_id, safe='')}/commit"
+        )
+        if response.status_code in (404, 409):
+            raise HoldLost(f"The stock held for {order_id} was released")
+        if response.status_code != 200:
+            raise _unexpected(response)
+
+    async def release(self, order_id: str) -> None:
+        response = await self.upstream.call(
+            "POST", f"/internal/reservations/{quote(order_id, safe='')}/release"
+        )
+        if response.status_code not in (200, 404):  # 404: the hold never reached inventory
+            raise _unexpected(response)
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _unexpected(response: httpx.Response) -> ServiceUnavailable:
+    return ServiceUnavailable(f"Inventory service error ({response.status_code})")

@@ -1,0 +1,29 @@
+"""How routes reach sales' wiring (built in `app.create_app`'s lifespan)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from sales_service.clients import Inventory
+from sales_service.payments import PaymentProvider
+from sales_service.store import SalesStore
+
+
+def _store(request: Request) -> SalesStore:
+    store: SalesStore = request.app.state.store
+    return store
+
+
+def _inventory(request: Request) -> Inventory:
+    inventory: Inventory = request.app.state.inventory
+    return inventory
+
+
+def _payments(request: Request) -> PaymentProvider:
+    payments: PaymentProvider = request.app.state.payments
+    return payments
+
+
+Store = Annotated[SalesStore, Depends(_store)]
+InventoryDep = Annotated[Inventory, Depends(_inventory)]
+Payments = Annotated[PaymentProvider, Depends(_payments)]

@@ -1,0 +1,100 @@
+"""Sales' domain: orders, their statuses, and the errors the ordering rules raise."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from shared.errors import AppError, BadRequest, NotFound
+
+OrderStatus = Literal["Pending", "Confirmed", "Shipped", "Delivered", "Cancelled", "Failed"]
+PaymentStatus = Literal["Pending", "Paid", "Declined", "Refunded"]
+PaymentMethod = Literal["credit_card", "debit_card", "paypal"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    book_id: str
+    quantity: int
+    unit_price: Decimal | None = None  # known once inventory has priced and held the line
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A customer's order; `Pending` while the saga runs, then `Confirmed` or `Failed`."""
+
+    order_id: str
+    customer_id: str
+    lines: tuple[OrderLine, ...]
+    payment_method: PaymentMethod
+    created_at: datetime
+    status: OrderStatus = "Pending"
+    payment_status: PaymentStatus = "Pending"
+
+    @property
+    def total_amount(self) -> Decimal:
+        return sum((line.unit_price or Decimal(0)) * line.quantity for line in self.lines) or Decimal("0.00")
+
+    def wanted(self) -> dict[str, int]:
+        return {line.book_id: line.quantity for line in self.lines}
+
+    def priced(self, prices: dict[str, Decimal]) -> Order:
+        lines = tuple(dataclasses.replace(line, unit_price=prices[line.book_id]) for line in self.lines)
+        return dataclasses.replace(self, lines=lines)
+
+    def moved(self, status: OrderStatus, payment_status: PaymentStatus | None = None) -> Order:
+        return dataclasses.replace(self, status=status, payment_status=payment_status or self.payment_status)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "lines": [
+                [ln.book_id, ln.quantity, None if ln.unit_price is None else str(ln.unit_price)]
+                for ln in self.lines
+            ],
+            "payment_method": self.payment_method,
+            "created_at": self.created_at.isoformat(),
+            "status": self.status,
+            "payment_status": self.payment_status,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Order:
+        lines = tuple(OrderLine(b, q, None if p is None else Decimal(p)) for b, q, p in doc["lines"])
+        return cls(
+            doc["order_id"],
+            doc["customer_id"],
+            lines,
+            doc["payment_method"],
+            datetime.fromisoformat(doc["created_at"]),
+            doc["status"],
+            doc["payment_status"],
+        )
+
+
+def merge_lines(lines: list[tuple[str, int]]) -> tuple[OrderLine, ...]:
+    """Lines for the same book are added together, in the order each book first appears."""
+    merged: dict[str, int] = {}
+    for book_id, quantity in lines:
+        merged[book_id] = merged.get(book_id, 0) + quantity
+    return tuple(OrderLine(book_id, quantity) for book_id, quantity in merged.items())
+
+
+class OrderNotFound(NotFound):
+    message = "Order not found"
+
+
+class OutOfStock(BadRequest):
+    """Inventory could not hold every line; nothing is held and nothing is charged."""
+
+
+class PaymentDeclined(AppError):
+    status = 402
+    message = "Payment declined"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(extra={"order_id": order_id})
