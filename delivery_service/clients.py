@@ -1,0 +1,50 @@
+"""Delivery's client for the sales service: reads an order through sales' internal API."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, ValidationError
+
+from delivery_service.domain import Order, OrderNotFound
+from shared.errors import ServiceUnavailable
+from shared.http import Upstream
+
+log = logging.getLogger("delivery_service.clients")
+
+
+class _OrderDoc(BaseModel):
+    """The fields of sales' order document that delivery reads; the others are ignored."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    created_at: AwareDatetime
+
+
+class SalesClient:
+    """Sales as delivery sees it; transport failures become 503/504 (see `Upstream.call`)."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    async def get_order(self, order_id: str) -> Order:
+        """The order, OrderNotFound when sales has none, 503 for any answer that is not an order."""
+        response = await self.upstream.call("GET", f"/internal/orders/{quote(order_id, safe='')}")
+        if response.status_code == 404:
+            raise OrderNotFound(order_id)
+        if response.status_code != 200:
+            raise _sales_error(response, "unexpected status")
+        try:
+            doc = _OrderDoc.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise _sales_error(response, "not an order") from exc
+        return Order(doc.order_id, doc.customer_id, doc.status, doc.created_at)
+
+
+def _sales_error(response: httpx.Response, problem: str) -> ServiceUnavailable:
+    # Whatever sales got wrong is not the client's fault: a 503 it may retry, never a 500.
+    log.warning("bad answer from sales", extra={"problem": problem, "status": response.status_code})
+    return ServiceUnavailable("Sales service error")

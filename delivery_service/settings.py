@@ -1,0 +1,20 @@
+"""Delivery settings, read from DELIVERY_* environment variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class DeliverySettings(ServiceSettings):
+    """Where deliveries live, where sales answers, and how far out an unrequested date is set."""
+
+    model_config = SettingsConfigDict(env_prefix="DELIVERY_")
+
+    port: int = 8003
+    data_dir: Path = Path("data/delivery")
+    sales_url: str = "http://127.0.0.1:8002"
+    # Business days (Monday to Friday) from the order's date to the estimated delivery date.
+    business_days: int = Field(default=5, ge=0, le=365)
