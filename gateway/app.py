@@ -1,0 +1,42 @@
+"""Builds the gateway: the forwarding middleware in front of a small FastAPI app (health, docs)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from gateway.auth import TokenAuthenticator
+from gateway.proxy import ProxyMiddleware, Route, Upstreams
+from gateway.settings import GatewaySettings
+from shared.app import create_service_app
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    routes = [
+        Route("/api/books", "inventory", settings.inventory_url.rstrip("/")),
+        Route("/api/orders", "sales", settings.sales_url.rstrip("/")),
+        Route("/api/deliveries", "delivery", settings.delivery_url.rstrip("/")),
+    ]
+    upstreams = Upstreams(settings.connect_timeout, settings.request_timeout)
+    auth = (
+        TokenAuthenticator.development(settings.dev_token) if settings.dev_token else TokenAuthenticator({})
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await upstreams.open()
+        for route in routes:
+            app.state.readiness[route.service] = lambda url=route.base_url: upstreams.ping(url)
+        try:
+            yield
+        finally:
+            await upstreams.close()
+
+    proxy = Middleware(
+        ProxyMiddleware, routes=routes, upstreams=upstreams, auth=auth, max_body_bytes=settings.max_body_bytes
+    )
+    return create_service_app(title="Bookstore API", lifespan=lifespan, routers=[], middleware=[proxy])

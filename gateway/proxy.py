@@ -1,0 +1,202 @@
+"""The forwarding path: pure ASGI, no routing framework, one pooled aiohttp session for all upstreams.
+
+Every `/api` request is authenticated first (401 before anything else), then forwarded unchanged
+to the service that owns its path prefix, with the request id and the principal in headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDict
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.auth import TokenAuthenticator
+from shared.context import REQUEST_ID_HEADER, request_id_var
+from shared.errors import error_body
+from shared.principal import TRUSTED_PREFIXES
+
+log = logging.getLogger("gateway.proxy")
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself.
+_DROP_REQUEST = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+    "expect",
+    REQUEST_ID_HEADER,
+}
+_DROP_RESPONSE = {
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "date",
+    "server",
+    REQUEST_ID_HEADER,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A public path prefix and the service that serves it."""
+
+    prefix: str
+    service: str
+    base_url: str
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+class Upstreams:
+    """The pooled HTTP session to every service; opened in the lifespan, never at import."""
+
+    def __init__(self, connect_timeout: float, request_timeout: float) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=connect_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "upstreams are not open"
+        return self._session
+
+    async def open(self) -> None:
+        # keepalive shorter than the services' 75 s, so a pooled socket is never reused as it closes.
+        connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def ping(self, base_url: str) -> None:
+        async with self.session.get(base_url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+            r.raise_for_status()
+
+
+class ProxyMiddleware:
+    """Serves `/api...` by forwarding; everything else goes on to the FastAPI app (health, docs)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: list[Route],
+        upstreams: Upstreams,
+        auth: TokenAuthenticator,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.upstreams = upstreams
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
+            await self.app(scope, receive, send)
+            return
+        headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        principal = self.auth.authenticate(headers.get("authorization"))
+        if principal is None:
+            await _reply(send, 401, error_body("Unauthorized"), [(b"www-authenticate", b"Bearer")])
+            return
+        scope.setdefault("state", {})["subject"] = principal.subject
+        route = next((r for r in self.routes if r.matches(path)), None)
+        if route is None:
+            await _reply(send, 404, error_body("Not found"))
+            return
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            await _reply(send, 413, error_body("Request body too large"))
+            return
+        forward = CIMultiDict(
+            (k, v)
+            for k, v in headers.items()
+            if k.lower() not in _DROP_REQUEST and not k.lower().startswith(TRUSTED_PREFIXES)
+        )
+        forward.update(principal.headers())
+        forward[REQUEST_ID_HEADER] = request_id_var.get() or ""
+        client = scope.get("client")
+        if client:
+            prior = headers.get("x-forwarded-for")
+            forward["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
+        await self._forward(scope, send, route, forward, body)
+
+    async def _forward(
+        self, scope: Scope, send: Send, route: Route, headers: CIMultiDict[str], body: bytes
+    ) -> None:
+        target = route.base_url + scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        try:
+            async with self.upstreams.session.request(
+                scope["method"], target, headers=headers, data=body or None, allow_redirects=False
+            ) as response:
+                payload = await response.read()
+                out = [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in response.headers.items()
+                    if k.lower() not in _DROP_RESPONSE
+                ]
+                await _reply(send, response.status, payload, out, content_type=None)
+        except TimeoutError:
+            log.warning("upstream timed out", extra={"upstream": route.service})
+            await _reply(send, 504, error_body(f"The {route.service} service did not answer in time"))
+        except aiohttp.ClientError as exc:
+            log.warning("upstream unavailable", extra={"upstream": route.service, "error": repr(exc)})
+            await _reply(
+                send, 503, error_body(f"The {route.service} service is unavailable"), [(b"retry-after", b"1")]
+            )
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _reply(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes | None = b"application/json",
+) -> None:
+    raw = list(headers or [])
+    if content_type is not None:
+        raw.append((b"content-type", content_type))
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
