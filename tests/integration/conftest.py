@@ -1,0 +1,39 @@
+"""Fixtures that start real processes; each test gets its own system, data directory and ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.system import AUTH, LocalSystem
+
+
+@pytest.fixture
+def system(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
+    marker = request.node.get_closest_marker("system_env")
+    system = LocalSystem(tmp_path, env=marker.kwargs if marker else None)
+    try:
+        system.start()
+        yield system
+    finally:
+        system.close()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for name in system.specs:
+            print(f"----- {name} log (tail) -----\n{system.log(name)[-3000:]}")
+
+
+@pytest.fixture
+async def client(system: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
+    async with httpx.AsyncClient(base_url=system.url, headers=AUTH, timeout=30, limits=limits) as c:
+        yield c
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,98 @@
+"""A real local system for integration tests: every service and the gateway as its own process on
+free loopback ports, started and stopped by PID through `shared.launch` (the code `make run` uses)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from shared.launch import DEV_TOKEN, ProcessSpec, local_system, start, stop, wait_healthy
+
+AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
+
+
+def free_port_block(size: int = 4) -> int:
+    """A base port such that base..base+size-1 are all free on 127.0.0.1 right now."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
+
+
+class LocalSystem:
+    """Gateway, inventory, sales and delivery processes; each can be killed, frozen and restarted."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None, store: str = "json") -> None:
+        self.root = root
+        self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+        self.port = free_port_block()
+        self.specs = {s.name: s for s in local_system(self.port, root / "data", store)}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def service_url(self, name: str) -> str:
+        return self.specs[name].url
+
+    def start(self, name: str | None = None) -> None:
+        for spec in self.specs.values() if name is None else [self.specs[name]]:
+            self._start(spec)
+
+    def _start(self, spec: ProcessSpec) -> None:
+        log = self._logs.get(spec.name) or open(self.root / f"{spec.name}.log", "ab")  # noqa: SIM115
+        self._logs[spec.name] = log
+        process = start(spec, env=self.env, output=log)
+        self.processes[spec.name] = process
+        wait_healthy(spec, process)
+
+    def stop(self, name: str) -> int:
+        return stop(self.processes[name])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to flush or clean up."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def freeze(self, name: str) -> None:
+        os.kill(self.processes[name].pid, signal.SIGSTOP)
+
+    def thaw(self, name: str) -> None:
+        os.kill(self.processes[name].pid, signal.SIGCONT)
+
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text(errors="replace")
+
+    def close(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)  # a frozen process cannot handle SIGTERM
+            stop(process)
+        for log in self._logs.values():
+            log.close()
+
+
+__all__ = ["AUTH", "LocalSystem"]
