@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
+from yarl import URL
 
 from gateway.auth import TokenAuthenticator
 from shared.context import REQUEST_ID_HEADER, request_id_var
@@ -122,7 +123,7 @@ class ProxyMiddleware:
             return
         scope.setdefault("state", {})["subject"] = principal.subject
         route = next((r for r in self.routes if r.matches(path)), None)
-        if route is None:
+        if route is None or _has_dot_segment(path):
             await _reply(send, 404, error_body("Not found"))
             return
         body = await _read_body(receive, self.max_body_bytes)
@@ -148,9 +149,11 @@ class ProxyMiddleware:
         target = route.base_url + scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
+        # encoded=True: forward the path byte for byte; parsing would resolve `..` segments.
+        url = URL(target, encoded=True)
         try:
             async with self.upstreams.session.request(
-                scope["method"], target, headers=headers, data=body or None, allow_redirects=False
+                scope["method"], url, headers=headers, data=body or None, allow_redirects=False
             ) as response:
                 payload = await response.read()
                 out = [
@@ -167,6 +170,11 @@ class ProxyMiddleware:
             await _reply(
                 send, 503, error_body(f"The {route.service} service is unavailable"), [(b"retry-after", b"1")]
             )
+
+
+def _has_dot_segment(path: str) -> bool:
+    """`.` or `..` in the (decoded) path: never forwarded, so no path can climb out of its service."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
