@@ -7,6 +7,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from sales_service.domain import OutOfStock
 from shared.errors import Conflict, ServiceUnavailable
@@ -38,7 +39,7 @@ class InventoryClient:
             "POST", "/internal/reservations", json={"order_id": order_id, "lines": lines}
         )
         if response.status_code in (200, 201):
-            return {ln["book_id"]: Decimal(str(ln["unit_price"])) for ln in response.json()["lines"]}
+            return _prices(response, order_id, wanted)
         body = _json(response)
         if response.status_code == 409 and isinstance(details := body.get("details"), list):
             raise OutOfStock(str(body.get("error", "Books not available")), details=details)
@@ -59,6 +60,31 @@ class InventoryClient:
         )
         if response.status_code not in (200, 404):  # 404: the hold never reached inventory
             raise _unexpected(response)
+
+
+class _HeldLine(BaseModel):
+    book_id: str
+    quantity: int
+    unit_price: Decimal
+
+
+class _Reservation(BaseModel):
+    order_id: str
+    status: str
+    lines: list[_HeldLine]
+
+
+def _prices(response: httpx.Response, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
+    """The unit prices of a hold that matches what was asked, or 503: never trust a garbled answer."""
+    try:
+        held = _Reservation.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise _unexpected(response) from exc
+    if held.status != "held":  # an old reservation under a reused order id: never sell without stock
+        raise Conflict(f"Inventory already settled a hold for {order_id}")
+    if held.order_id != order_id or {ln.book_id: ln.quantity for ln in held.lines} != wanted:
+        raise _unexpected(response)
+    return {ln.book_id: ln.unit_price for ln in held.lines}
 
 
 def _json(response: httpx.Response) -> dict[str, object]:

@@ -22,7 +22,8 @@ class Charge:
 class PaymentProvider(Protocol):
     async def charge(self, order_id: str, amount: Decimal, method: str, token: str | None) -> Charge: ...
 
-    async def refund(self, order_id: str) -> None: ...
+    async def refund(self, order_id: str) -> bool:
+        """Give back what was charged for the order; whether anything had been charged."""
 
 
 class PaymentUnavailable(ServiceUnavailable):
@@ -46,6 +47,9 @@ class SimulatedPayments:
             self.charges[order_id] = Charge(token != self.DECLINED, f"sim_{order_id}")
         return self.charges[order_id]
 
-    async def refund(self, order_id: str) -> None:
-        if order_id in self.charges:
-            self.refunds.add(order_id)
+    async def refund(self, order_id: str) -> bool:
+        charge = self.charges.get(order_id)
+        if charge is None or not charge.approved:
+            return False
+        self.refunds.add(order_id)
+        return True

@@ -45,7 +45,9 @@ async def place_order(
     try:
         charge = await payments.charge(order.order_id, order.total_amount, payment_method, payment_token)
     except PaymentUnavailable:
-        await store.save_order(order.moved("Failed"))
+        # A provider that failed may still have taken the money: void it (the charge is keyed by order).
+        refunded = await _refund_quietly(payments, order.order_id)
+        await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
         await _release_quietly(inventory, order.order_id)
         raise
     if not charge.approved:
@@ -84,6 +86,14 @@ async def _release_quietly(inventory: Inventory, order_id: str) -> None:
         )
 
 
+async def _refund_quietly(payments: PaymentProvider, order_id: str) -> bool:
+    try:
+        return await payments.refund(order_id)
+    except AppError as exc:
+        log.warning("refund failed", extra={"order_id": order_id, "error": exc.message})
+        return False
+
+
 async def get_order(store: SalesStore, order_id: str) -> Order:
     order = await store.get_order(order_id)
     if order is None:
@@ -101,8 +111,8 @@ async def recover_order(
         except HoldLost:
             return order.moved("Failed", "Refunded")
     await inventory.release(order.order_id)
-    await payments.refund(order.order_id)  # void a charge the crash may have hidden from us
-    failed = order.moved("Failed")
+    refunded = await payments.refund(order.order_id)  # void a charge the crash may have hidden from us
+    failed = order.moved("Failed", "Refunded" if refunded else None)
     await store.save_order(failed)
     return failed
 

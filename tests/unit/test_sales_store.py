@@ -1,0 +1,106 @@
+"""The sales store on shared tables, in memory and journaled to JSON: ids, pending orders, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sales_service.domain import Order, OrderLine
+from sales_service.store import TablesSalesStore
+from shared.store import Tables
+
+ORDERED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def a_draft(customer_id: str = "cust_001") -> Order:
+    lines = (OrderLine("123", 2, Decimal("15.99")), OrderLine("789", 1))  # the second not yet priced
+    return Order("", customer_id, lines, "credit_card", ORDERED_AT)
+
+
+@pytest.fixture(params=["memory", "json"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TablesSalesStore]:
+    tables = Tables() if request.param == "memory" else Tables.open(tmp_path / "sales")
+    the_store = TablesSalesStore(tables)
+    yield the_store
+    await the_store.close()
+
+
+async def pending_ids(store: TablesSalesStore) -> list[str]:
+    return sorted(order.order_id for order in await store.pending_orders())
+
+
+async def test_an_added_order_gets_the_next_id_and_reads_back_exactly(store: TablesSalesStore) -> None:
+    first = await store.add_order(a_draft())
+    second = await store.add_order(a_draft("cust_002"))
+
+    assert (first.order_id, second.order_id) == ("order_1", "order_2")
+    assert first == dataclasses.replace(a_draft(), order_id="order_1")
+    assert await store.get_order("order_1") == first
+    assert await store.get_order("order_2") == second
+    assert await store.get_order("order_3") is None
+
+
+async def test_a_deleted_orders_id_is_never_reused(store: TablesSalesStore) -> None:
+    await store.add_order(a_draft())
+    await store.add_order(a_draft())
+    await store.delete_order("order_2")
+    await store.delete_order("order_1")
+
+    again = await store.add_order(a_draft())
+
+    assert again.order_id == "order_3"
+    assert await store.get_order("order_1") is None
+    assert await store.get_order("order_2") is None
+
+
+async def test_pending_orders_are_exactly_those_still_pending(store: TablesSalesStore) -> None:
+    for _ in range(5):
+        await store.add_order(a_draft())
+    confirmed = await store.get_order("order_1")
+    failed = await store.get_order("order_2")
+    paid = await store.get_order("order_3")
+    assert confirmed and failed and paid
+    await store.save_order(confirmed.moved("Confirmed", "Paid"))
+    await store.save_order(failed.moved("Failed", "Declined"))
+    await store.save_order(paid.moved("Pending", "Paid"))
+    await store.delete_order("order_4")
+
+    assert await pending_ids(store) == ["order_3", "order_5"]
+    assert [o for o in await store.pending_orders() if o.order_id == "order_3"] == [
+        paid.moved("Pending", "Paid")
+    ]
+
+
+async def test_concurrent_adds_get_distinct_increasing_ids(store: TablesSalesStore) -> None:
+    orders = await asyncio.gather(*(store.add_order(a_draft(f"cust_{n}")) for n in range(50)))
+
+    assert sorted(o.order_id for o in orders) == sorted(f"order_{n}" for n in range(1, 51))
+    assert [await store.get_order(o.order_id) for o in orders] == orders
+    assert (await store.add_order(a_draft())).order_id == "order_51"
+
+
+async def test_the_json_store_keeps_orders_pending_ones_and_the_id_sequence_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    store = TablesSalesStore(Tables.open(tmp_path))
+    confirmed = (await store.add_order(a_draft())).moved("Confirmed", "Paid")
+    await store.save_order(confirmed)
+    pending = await store.add_order(a_draft("cust_002"))
+    await store.add_order(a_draft("cust_003"))
+    await store.delete_order("order_3")
+    await store.close()
+
+    store = TablesSalesStore(Tables.open(tmp_path))
+    try:
+        assert await store.get_order("order_1") == confirmed
+        assert await store.get_order("order_3") is None
+        assert await store.pending_orders() == [pending]
+        assert (await store.add_order(a_draft())).order_id == "order_4"
+    finally:
+        await store.close()
