@@ -1,4 +1,5 @@
-"""Pure ASGI middleware that gives every request its id and one access log line."""
+"""Pure ASGI middleware that gives every request its id and one access log line, and answers any
+unhandled error with the envelope (so even a 500 carries the request id and no stack trace)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
+from shared.errors import error_body
 
 access_log = logging.getLogger("access")
+log = logging.getLogger("shared.middleware")
 _HEADER = REQUEST_ID_HEADER.encode()
 
 
@@ -28,11 +31,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
                 message["headers"] = headers
@@ -40,6 +44,14 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if responded:
+                raise
+            body = error_body("Internal server error")
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
             access_log.info(

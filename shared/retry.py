@@ -16,7 +16,7 @@ async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) 
     """Run `call`, retrying on 503/504-class failures; the last failure is raised as it was."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=0.05, max=0.5),
+        wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
         retry=retry_if_exception_type((ServiceUnavailable, UpstreamTimeout)),
         reraise=True,
     )
