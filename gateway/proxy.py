@@ -7,6 +7,7 @@ to the service that owns its path prefix, with the request id and the principal 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,7 +18,7 @@ from yarl import URL
 from gateway.auth import TokenAuthenticator
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import error_body
-from shared.principal import TRUSTED_PREFIXES
+from shared.principal import TRUSTED_PREFIXES, Principal
 
 log = logging.getLogger("gateway.proxy")
 
@@ -37,17 +38,21 @@ _DROP_REQUEST = {
     REQUEST_ID_HEADER,
 }
 _DROP_RESPONSE = {
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "date",
-    "server",
-    REQUEST_ID_HEADER,
+    name.encode()
+    for name in (
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "date",
+        "server",
+        REQUEST_ID_HEADER,
+    )
 }
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,8 @@ class ProxyMiddleware:
         if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
             await self.app(scope, receive, send)
             return
-        headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        principal = self.auth.authenticate(headers.get("authorization"))
+        raw_auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        principal = self.auth.authenticate(raw_auth.decode("latin-1"))
         if principal is None:
             await _reply(send, 401, error_body("Unauthorized"), [(b"www-authenticate", b"Bearer")])
             return
@@ -130,18 +135,11 @@ class ProxyMiddleware:
         if body is None:
             await _reply(send, 413, error_body("Request body too large"))
             return
-        forward = CIMultiDict(
-            (k, v)
-            for k, v in headers.items()
-            if k.lower() not in _DROP_REQUEST and not k.lower().startswith(TRUSTED_PREFIXES)
-        )
-        forward.update(principal.headers())
-        forward[REQUEST_ID_HEADER] = request_id_var.get() or ""
-        client = scope.get("client")
-        if client:
-            prior = headers.get("x-forwarded-for")
-            forward["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
-        await self._forward(scope, send, route, forward, body)
+        headers = _outbound_headers(scope, principal)
+        if headers is None:
+            await _reply(send, 400, error_body("Request headers must be UTF-8 without control characters"))
+            return
+        await self._forward(scope, send, route, headers, body)
 
     async def _forward(
         self, scope: Scope, send: Send, route: Route, headers: CIMultiDict[str], body: bytes
@@ -156,11 +154,8 @@ class ProxyMiddleware:
                 scope["method"], url, headers=headers, data=body or None, allow_redirects=False
             ) as response:
                 payload = await response.read()
-                out = [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in response.headers.items()
-                    if k.lower() not in _DROP_RESPONSE
-                ]
+                # raw_headers: the service's bytes exactly, never re-encoded.
+                out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
                 await _reply(send, response.status, payload, out, content_type=None)
         except TimeoutError:
             log.warning("upstream timed out", extra={"upstream": route.service})
@@ -170,6 +165,31 @@ class ProxyMiddleware:
             await _reply(
                 send, 503, error_body(f"The {route.service} service is unavailable"), [(b"retry-after", b"1")]
             )
+
+
+def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | None:
+    """The client's end-to-end headers plus ours; None if one cannot be sent on unchanged.
+
+    aiohttp writes header values as UTF-8 and refuses control characters, so only such values
+    arrive at the service byte for byte. Headers named in `Connection` are hop-by-hop too.
+    """
+    try:
+        incoming = [(k.decode("latin-1").lower(), v.decode("utf-8")) for k, v in scope["headers"]]
+    except UnicodeDecodeError:
+        return None
+    if any(_CONTROL.search(v) for _, v in incoming):
+        return None
+    hop = _DROP_REQUEST | {
+        token.strip().lower() for k, v in incoming if k == "connection" for token in v.split(",")
+    }
+    forward = CIMultiDict((k, v) for k, v in incoming if k not in hop and not k.startswith(TRUSTED_PREFIXES))
+    forward.update(principal.headers())
+    forward[REQUEST_ID_HEADER] = request_id_var.get() or ""
+    client = scope.get("client")
+    if client:
+        prior = next((v for k, v in incoming if k == "x-forwarded-for"), None)
+        forward["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
+    return forward
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -205,6 +225,7 @@ async def _reply(
     raw = list(headers or [])
     if content_type is not None:
         raw.append((b"content-type", content_type))
-    raw.append((b"content-length", str(len(body)).encode()))
+    if status not in (204, 304):  # RFC 9110 §8.6: these carry no Content-Length
+        raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
