@@ -1,16 +1,18 @@
-"""Who is calling: the gateway resolves the bearer token and passes the principal in headers."""
+"""Who is calling: the gateway resolves the bearer token and passes the principal in headers.
+
+Roles are ranked: an admin may do all a staff member may, and staff all a customer may.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 SUBJECT_HEADER = "x-principal-subject"
 ROLES_HEADER = "x-principal-roles"
 # Headers a client must never be able to set: the gateway strips every header with these prefixes.
 TRUSTED_PREFIXES = ("x-principal-", "x-internal-")
+
+ROLE_RANK = {"customer": 1, "staff": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -23,13 +25,20 @@ class Principal:
     def headers(self) -> dict[str, str]:
         return {SUBJECT_HEADER: self.subject, ROLES_HEADER: ",".join(sorted(self.roles))}
 
+    def has_role(self, role: str) -> bool:
+        """Whether one of the caller's roles is `role` or ranks above it."""
+        return max((ROLE_RANK.get(r, 0) for r in self.roles), default=0) >= ROLE_RANK[role]
 
-def principal_from_request(request: Request) -> Principal | None:
-    subject = request.headers.get(SUBJECT_HEADER)
-    if not subject:
-        return None
-    roles = frozenset(r for r in request.headers.get(ROLES_HEADER, "").split(",") if r)
-    return Principal(subject, roles)
+    @property
+    def sees_only_own(self) -> bool:
+        """A customer (and nothing more) sees only its own orders and deliveries."""
+        return not self.has_role("staff")
 
+    def owns(self, customer_id: str) -> bool:
+        return not self.sees_only_own or customer_id == self.subject
 
-CurrentPrincipal = Annotated[Principal | None, Depends(principal_from_request)]
+    @classmethod
+    def from_headers(cls, subject: str | None, roles: str | None) -> Principal | None:
+        if not subject:
+            return None
+        return cls(subject, frozenset(r for r in (roles or "").split(",") if r))

@@ -21,3 +21,8 @@ class ErrorBody(BaseModel):
     error: str
     details: list[dict[str, Any]] | None = None
     request_id: str | None = None
+
+
+def error_responses(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route's error statuses, each in the envelope's schema."""
+    return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}

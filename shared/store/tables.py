@@ -8,11 +8,13 @@ between reading and writing, so within one event loop every store method is atom
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.paging import Page, take
 from shared.store.journal import Journal
+from shared.store.ordering import IndexKey, Ordering, SortKey
 
 log = logging.getLogger("shared.store.tables")
 
@@ -27,6 +29,7 @@ class Tables:
 
     def __init__(self, journal: Journal | None = None) -> None:
         self._tables: dict[str, dict[str, Any]] = {}
+        self._orderings: dict[str, Ordering] = {}
         self._journal = journal
         self._journaled = 0  # changes in the journal file, live or dead
 
@@ -39,6 +42,43 @@ class Tables:
             tables._apply(batch)
             tables._journaled += len(batch)
         return tables
+
+    def order(self, name: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
+        """Keep `name` ordered by `sort_key` (and indexed) for `scan`; built from what is stored now."""
+        ordering = Ordering(sort_key, dict(indexes or {}))
+        for key, doc in self._tables.get(name, {}).items():
+            ordering.add(key, doc)
+        self._orderings[name] = ordering
+
+    def scan(
+        self, name: str, *, after: int | None = None, index: str | None = None, value: str | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """(sort key, document) in order after the cursor `after`, optionally of one index value."""
+        ordering = self._orderings[name]
+        table = self._tables.get(name, {})
+        for sort in ordering.after(after, index, value):
+            yield sort, table[ordering.record_of[sort]]
+
+    def count(self, name: str, *, index: str | None = None, value: str | None = None) -> int:
+        return self._orderings[name].count(index, value)
+
+    def page(
+        self,
+        name: str,
+        *,
+        after: int | None,
+        limit: int,
+        index: str | None = None,
+        value: str | None = None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Page[Any]:
+        """One page of documents in order; without `keep` it costs O(log n + limit)."""
+        items, next_after = take(self.scan(name, after=after, index=index, value=value), limit, keep)
+        if keep is None:
+            total = self.count(name, index=index, value=value)
+        else:  # a filter no index answers: counting means looking at every candidate
+            total = sum(1 for _, doc in self.scan(name, index=index, value=value) if keep(doc))
+        return Page(items, total, next_after)
 
     def table(self, name: str) -> Mapping[str, Any]:
         return self._tables.setdefault(name, {})
@@ -61,10 +101,16 @@ class Tables:
     def _apply(self, changes: list[Any]) -> None:
         for name, key, doc in changes:
             table = self._tables.setdefault(name, {})
-            if doc is None:
-                table.pop(key, None)
-            else:
+            old = table.pop(key, None) if doc is None else table.get(key)
+            if doc is not None:
                 table[key] = doc
+            ordering = self._orderings.get(name)
+            if ordering is None or (old is not None and doc is not None and ordering.unchanged(old, doc)):
+                continue
+            if old is not None:
+                ordering.remove(old)
+            if doc is not None:
+                ordering.add(key, doc)
 
     def live_records(self) -> int:
         return sum(len(t) for t in self._tables.values())

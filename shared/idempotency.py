@@ -1,0 +1,203 @@
+"""`Idempotency-Key` for POSTs that create things: a retry with the same key and body gets the first
+response again (with `Idempotent-Replayed: true`) and creates nothing.
+
+Keys are scoped to the caller (the principal's subject), the method and the path. The same key with
+another body is 409; so is a retry while the first request is still running. A claim left by a
+process that died mid-request counts as abandoned after `stale_after` seconds. Records are kept
+`ttl` seconds (at least 24 h) and then purged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import error_body
+from shared.principal import SUBJECT_HEADER
+from shared.store import Tables
+
+log = logging.getLogger("shared.idempotency")
+
+HEADER = b"idempotency-key"
+REPLAYED = (b"idempotent-replayed", b"true")
+MAX_KEY_LENGTH = 255
+_NOT_STORED = {b"date", b"server", b"content-length", b"x-request-id"}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The first response to a key: status, headers and body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Literal["claimed", "replay", "mismatch", "running"]
+    recorded: Recorded | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Where keys live; `claim` is atomic, so of concurrent requests with one key only one runs."""
+
+    async def claim(self, key: str, fingerprint: str, now: float, stale_after: float) -> Claim: ...
+
+    async def complete(self, key: str, recorded: Recorded) -> None: ...
+
+    async def release(self, key: str) -> None: ...
+
+    async def purge(self, older_than: float) -> int: ...
+
+
+class TablesIdempotencyStore:
+    """Idempotency records in a service's own tables (and so in its journal)."""
+
+    TABLE = "idempotency"
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    async def claim(self, key: str, fingerprint: str, now: float, stale_after: float) -> Claim:
+        doc = self.tables.get(self.TABLE, key)
+        if doc is not None:
+            if doc["fingerprint"] != fingerprint:
+                return Claim("mismatch")
+            if doc["state"] == "done":
+                return Claim("replay", _recorded(doc))
+            if now - doc["at"] < stale_after:
+                return Claim("running")
+        self.tables.write([(self.TABLE, key, {"fingerprint": fingerprint, "state": "running", "at": now})])
+        return Claim("claimed")
+
+    async def complete(self, key: str, recorded: Recorded) -> None:
+        doc = self.tables.get(self.TABLE, key)
+        if doc is not None:
+            done = {
+                **doc,
+                "state": "done",
+                "status": recorded.status,
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in recorded.headers],
+                "body": base64.b64encode(recorded.body).decode(),
+            }
+            self.tables.write([(self.TABLE, key, done)])
+
+    async def release(self, key: str) -> None:
+        self.tables.write([(self.TABLE, key, None)])
+
+    async def purge(self, older_than: float) -> int:
+        old = [key for key, doc in self.tables.table(self.TABLE).items() if doc["at"] < older_than]
+        if old:
+            self.tables.write([(self.TABLE, key, None) for key in old])
+        return len(old)
+
+
+def _recorded(doc: dict[str, Any]) -> Recorded:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in doc["headers"]]
+    return Recorded(doc["status"], headers, base64.b64decode(doc["body"]))
+
+
+def fingerprint(body: bytes) -> str:
+    """The same JSON however it is spaced or its keys ordered; other bodies byte for byte."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class IdempotencyMiddleware:
+    """Applies `Idempotency-Key` to the given (method, path) pairs; the store is `app.state.idempotency`."""
+
+    def __init__(self, app: ASGIApp, *, routes: set[tuple[str, str]], stale_after: float = 60.0) -> None:
+        self.app = app
+        self.routes = routes
+        self.stale_after = stale_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
+        raw_key = headers.get(HEADER)
+        if raw_key is None or (scope["method"], scope["path"]) not in self.routes:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(raw_key) <= MAX_KEY_LENGTH:
+            await _send(send, 400, error_body(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"))
+            return
+        body = await _read(receive)
+        subject = headers.get(SUBJECT_HEADER.encode(), b"")
+        key = hashlib.sha256(
+            b"\n".join([subject, scope["method"].encode(), scope["path"].encode(), raw_key])
+        ).hexdigest()
+        store: IdempotencyStore = scope["app"].state.idempotency
+        claim = await store.claim(key, fingerprint(body), time.time(), self.stale_after)
+        if claim.outcome == "replay" and claim.recorded is not None:
+            await _send(send, claim.recorded.status, claim.recorded.body, [*claim.recorded.headers, REPLAYED])
+        elif claim.outcome == "mismatch":
+            await _send(
+                send, 409, error_body("Idempotency-Key was already used with a different request body")
+            )
+        elif claim.outcome == "running":
+            await _send(
+                send,
+                409,
+                error_body("A request with this Idempotency-Key is still in progress"),
+                [(b"retry-after", b"1")],
+            )
+        else:
+            await self._run_and_record(scope, body, send, store, key)
+
+    async def _run_and_record(
+        self, scope: Scope, body: bytes, send: Send, store: IdempotencyStore, key: str
+    ) -> None:
+        status, headers, chunks = 500, [], []
+        delivered = False
+
+        async def replay_body() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NOT_STORED]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        except BaseException:
+            await store.release(key)  # nothing was answered: the key may be used again
+            raise
+        await store.complete(key, Recorded(status, headers, b"".join(chunks)))
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    raw = [*(headers or []), (b"content-length", str(len(body)).encode())]
+    if not any(k.lower() == b"content-type" for k, _ in raw):
+        raw.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
