@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from sales_service import services
 from sales_service.clients import InventoryClient
@@ -17,7 +19,8 @@ from sales_service.settings import SalesSettings
 from sales_service.store import SalesStore, TablesSalesStore
 from shared.app import create_service_app
 from shared.http import Upstream, make_client
-from shared.store import open_tables
+from shared.idempotency import IdempotencyMiddleware, TablesIdempotencyStore
+from shared.store import Tables, open_tables
 from shared.tasks import periodic
 
 
@@ -31,9 +34,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        the_store = store or TablesSalesStore(
+        tables = (
             open_tables(settings.store, settings.data_dir, fsync=settings.fsync)
+            if store is None
+            else Tables()
         )
+        the_store = store or TablesSalesStore(tables)
+        app.state.idempotency = idempotency = TablesIdempotencyStore(tables)
         upstream = Upstream("inventory", inventory_http or make_client(settings.inventory_url, settings))
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory
@@ -44,13 +51,24 @@ def create_app(
         async def recover() -> None:
             await services.recover_pending(the_store, inventory, the_payments, grace)
 
+        async def purge() -> None:
+            await idempotency.purge(time.time() - settings.idempotency_ttl_hours * 3600)
+
         try:
-            async with periodic("recover-orders", settings.recovery_interval_seconds, recover):
+            async with (
+                periodic("recover-orders", settings.recovery_interval_seconds, recover),
+                periodic("purge-idempotency-keys", 3600, purge),
+            ):
                 yield
         finally:
             await upstream.aclose()
             await the_store.close()
 
-    app = create_service_app(title="Sales service", lifespan=lifespan, routers=[orders, internal])
+    app = create_service_app(
+        title="Sales service",
+        lifespan=lifespan,
+        routers=[orders, internal],
+        middleware=[Middleware(IdempotencyMiddleware, routes={("POST", "/api/orders")})],
+    )
     app.state.settings = settings
     return app

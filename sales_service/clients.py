@@ -26,6 +26,9 @@ class Inventory(Protocol):
 
     async def release(self, order_id: str) -> None: ...
 
+    async def return_units(self, order_id: str) -> None:
+        """Put a committed hold's units back in stock (an order cancelled after it was paid)."""
+
 
 class InventoryClient:
     """The inventory service's internal reservation API."""
@@ -51,6 +54,13 @@ class InventoryClient:
         )
         if response.status_code in (404, 409):
             raise HoldLost(f"The stock held for {order_id} was released")
+        if response.status_code != 200:
+            raise _unexpected(response)
+
+    async def return_units(self, order_id: str) -> None:
+        response = await self.upstream.call(
+            "POST", f"/internal/reservations/{quote(order_id, safe='')}/return"
+        )
         if response.status_code != 200:
             raise _unexpected(response)
 

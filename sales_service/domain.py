@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from shared.errors import AppError, BadRequest, NotFound
+from shared.errors import AppError, BadRequest, Conflict, NotFound
 
 OrderStatus = Literal["Pending", "Confirmed", "Shipped", "Delivered", "Cancelled", "Failed"]
 PaymentStatus = Literal["Pending", "Paid", "Declined", "Refunded"]
@@ -37,6 +37,11 @@ class Order:
     @property
     def total_amount(self) -> Decimal:
         return sum((line.unit_price or Decimal(0)) * line.quantity for line in self.lines) or Decimal("0.00")
+
+    @property
+    def unsettled(self) -> bool:
+        """A saga still to finish: being placed, or cancelled with the refund not yet given."""
+        return self.status == "Pending" or (self.status == "Cancelled" and self.payment_status == "Paid")
 
     def wanted(self) -> dict[str, int]:
         return {line.book_id: line.quantity for line in self.lines}
@@ -82,6 +87,34 @@ def merge_lines(lines: list[tuple[str, int]]) -> tuple[OrderLine, ...]:
     for book_id, quantity in lines:
         merged[book_id] = merged.get(book_id, 0) + quantity
     return tuple(OrderLine(book_id, quantity) for book_id, quantity in merged.items())
+
+
+# Where an order may move from, for each status it can be moved to after it was placed.
+MOVES_FROM: dict[OrderStatus, frozenset[OrderStatus]] = {
+    "Cancelled": frozenset({"Confirmed"}),
+    "Shipped": frozenset({"Confirmed"}),
+    "Delivered": frozenset({"Shipped"}),
+}
+
+
+def check_move(order: Order, to: OrderStatus) -> bool:
+    """Whether `order` moves to `to` (False: it is already there); OrderConflict if it may not."""
+    if order.status == to:
+        return False
+    if order.status not in MOVES_FROM.get(to, frozenset()):
+        raise OrderConflict(order, to)
+    return True
+
+
+class OrderConflict(Conflict):
+    """The order's status does not allow the move."""
+
+    def __init__(self, order: Order, to: OrderStatus) -> None:
+        if to == "Cancelled" and order.status in ("Shipped", "Delivered"):
+            message = f"Order {order.order_id} has shipped and can no longer be cancelled"
+        else:
+            message = f"Order {order.order_id} is {order.status}"
+        super().__init__(message)
 
 
 class OrderNotFound(NotFound):

@@ -1,19 +1,41 @@
-"""Sales' HTTP routes: public orders under /api/orders, the order as delivery sees it under /internal."""
+"""Sales' HTTP routes: public orders under /api/orders, what delivery needs under /internal/orders."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 
 from sales_service import services
 from sales_service.deps import InventoryDep, Payments, Store
-from sales_service.schemas import OrderIn, OrderOut
+from sales_service.domain import OrderStatus
+from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut
+from shared.schemas import error_responses
+from shared.web import Caller, Paging, page_headers
 
 orders = APIRouter(prefix="/api/orders", tags=["orders"])
 internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_schema=False)
 
 
-@orders.post("", status_code=201)
-async def place_order(body: OrderIn, store: Store, inventory: InventoryDep, payments: Payments) -> OrderOut:
+@orders.post(
+    "",
+    status_code=201,
+    summary="Place an order",
+    responses=error_responses(
+        {
+            400: "Invalid order, or a book unknown or short of stock (details per book)",
+            402: "Payment declined; the order is stored as Failed",
+            403: "A customer ordering for another customer",
+            409: "Idempotency-Key reused with another body, or still in progress",
+            503: "Inventory or the payment provider is unavailable",
+            504: "Inventory did not answer in time",
+        }
+    ),
+)
+async def place_order(
+    body: OrderIn, caller: Caller, store: Store, inventory: InventoryDep, payments: Payments
+) -> OrderOut:
+    """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry safely."""
     order = await services.place_order(
         store,
         inventory,
@@ -22,15 +44,57 @@ async def place_order(body: OrderIn, store: Store, inventory: InventoryDep, paym
         lines=body.lines(),
         payment_method=body.payment_method,
         payment_token=body.payment_token,
+        principal=caller,
     )
     return OrderOut.of(order)
 
 
-@orders.get("/{order_id}")
-async def get_order(order_id: str, store: Store) -> OrderOut:
-    return OrderOut.of(await services.get_order(store, order_id))
+@orders.get("", summary="List orders", responses=error_responses({400: "Invalid filter, limit or cursor"}))
+async def list_orders(
+    caller: Caller,
+    store: Store,
+    paging: Paging,
+    request: Request,
+    response: Response,
+    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    status: OrderStatus | None = None,
+) -> dict[str, OrderOut]:
+    """Orders in the order they were placed, keyed by id; a customer sees only its own."""
+    page = await services.list_orders(
+        store, caller, customer_id=customer_id, status=status, after=paging.after, limit=paging.limit
+    )
+    page_headers(request, response, page)
+    return {order.order_id: OrderOut.of(order) for order in page.items}
+
+
+@orders.get("/{order_id}", summary="Get an order", responses=error_responses({404: "No such order"}))
+async def get_order(order_id: str, caller: Caller, store: Store) -> OrderOut:
+    return OrderOut.of(await services.get_order(store, order_id, caller))
+
+
+@orders.post(
+    "/{order_id}/cancel",
+    summary="Cancel an order",
+    responses=error_responses(
+        {
+            404: "No such order",
+            409: "The order has shipped, or is not confirmed",
+            503: "Cancelled, but the refund completes when inventory is back",
+        }
+    ),
+)
+async def cancel_order(
+    order_id: str, caller: Caller, store: Store, inventory: InventoryDep, payments: Payments
+) -> OrderOut:
+    """Refunds the payment and returns the units to stock; cancelling again returns it unchanged."""
+    return OrderOut.of(await services.cancel_order(store, inventory, payments, order_id, caller))
 
 
 @internal.get("/{order_id}")
 async def get_order_internal(order_id: str, store: Store) -> OrderOut:
     return OrderOut.of(await services.get_order(store, order_id))
+
+
+@internal.post("/{order_id}/status")
+async def move_for_delivery(order_id: str, body: DeliveryMoveIn, store: Store) -> OrderOut:
+    return OrderOut.of(await services.move_for_delivery(store, order_id, body.status))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
@@ -57,3 +57,9 @@ class OrderOut(BaseModel):
             payment_status=order.payment_status,
             created_at=order.created_at,
         )
+
+
+class DeliveryMoveIn(BaseModel):
+    """What delivery reports about an order's shipment."""
+
+    status: Literal["Shipped", "Delivered"]

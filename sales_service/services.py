@@ -11,11 +11,21 @@ import logging
 from datetime import timedelta
 
 from sales_service.clients import HoldLost, Inventory
-from sales_service.domain import Order, OrderLine, OrderNotFound, OutOfStock, PaymentDeclined, PaymentMethod
+from sales_service.domain import (
+    Order,
+    OrderLine,
+    OrderNotFound,
+    OrderStatus,
+    OutOfStock,
+    PaymentDeclined,
+    PaymentMethod,
+)
 from sales_service.payments import PaymentProvider, PaymentUnavailable
 from sales_service.store import SalesStore
 from shared.clock import utcnow
-from shared.errors import AppError, ServiceUnavailable
+from shared.errors import AppError, Forbidden, ServiceUnavailable
+from shared.paging import Page
+from shared.principal import Principal
 from shared.retry import retry_idempotent
 
 log = logging.getLogger("sales_service")
@@ -30,7 +40,10 @@ async def place_order(
     lines: tuple[OrderLine, ...],
     payment_method: PaymentMethod,
     payment_token: str | None,
+    principal: Principal,
 ) -> Order:
+    if not principal.owns(customer_id):
+        raise Forbidden("Customers may order only for themselves")
     order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()))
     try:
         prices = await inventory.hold(order.order_id, order.wanted())
@@ -94,17 +107,72 @@ async def _refund_quietly(payments: PaymentProvider, order_id: str) -> bool:
         return False
 
 
-async def get_order(store: SalesStore, order_id: str) -> Order:
+async def get_order(store: SalesStore, order_id: str, principal: Principal | None = None) -> Order:
+    """The order; another customer's order does not exist for a customer."""
     order = await store.get_order(order_id)
-    if order is None:
+    if order is None or (principal is not None and not principal.owns(order.customer_id)):
         raise OrderNotFound()
+    return order
+
+
+async def list_orders(
+    store: SalesStore,
+    principal: Principal,
+    *,
+    customer_id: str | None,
+    status: OrderStatus | None,
+    after: int | None,
+    limit: int,
+) -> Page[Order]:
+    if principal.sees_only_own:
+        if customer_id not in (None, principal.subject):
+            return Page([], 0)
+        customer_id = principal.subject
+    return await store.list_orders(customer_id=customer_id, status=status, after=after, limit=limit)
+
+
+async def cancel_order(
+    store: SalesStore, inventory: Inventory, payments: PaymentProvider, order_id: str, principal: Principal
+) -> Order:
+    """Cancel a confirmed order: refund it and put its units back. Cancelling again changes nothing.
+
+    The status moves first (compare-and-set), so a shipment racing the cancel can never win too;
+    a refund that cannot finish now is finished by recovery."""
+    await get_order(store, order_id, principal)
+    order, _ = await store.move_order(order_id, "Cancelled")
+    if order.payment_status != "Paid":
+        return order
+    try:
+        return await _refund_cancelled(store, inventory, payments, order)
+    except AppError as exc:
+        raise ServiceUnavailable(
+            f"Order {order_id} is cancelled; its refund completes when {exc.message.lower()} recovers"
+        ) from exc
+
+
+async def _refund_cancelled(
+    store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
+) -> Order:
+    await payments.refund(order.order_id)
+    await retry_idempotent(lambda: inventory.return_units(order.order_id))
+    refunded = order.moved("Cancelled", "Refunded")
+    await store.save_order(refunded)
+    return refunded
+
+
+async def move_for_delivery(store: SalesStore, order_id: str, status: OrderStatus) -> Order:
+    """Shipped or Delivered, as delivery reports it; repeating a move is harmless."""
+    order, _ = await store.move_order(order_id, status)
     return order
 
 
 async def recover_order(
     store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
 ) -> Order:
-    """Finish a saga a crash interrupted: commit what was paid, undo what was not."""
+    """Finish a saga a crash interrupted: commit what was paid, undo what was not, and complete the
+    refund of a cancelled order."""
+    if order.status == "Cancelled":
+        return await _refund_cancelled(store, inventory, payments, order)
     if order.payment_status == "Paid":
         try:
             return await _confirm(store, inventory, payments, order)
@@ -124,7 +192,7 @@ async def recover_pending(
     cutoff = utcnow() - grace
     resolved = []
     for order in await store.pending_orders():
-        if order.created_at < cutoff:
+        if order.created_at < cutoff or order.status == "Cancelled":
             try:
                 resolved.append(await recover_order(store, inventory, payments, order))
             except AppError as exc:

@@ -18,3 +18,4 @@ class SalesSettings(ServiceSettings):
     # A saga takes at most a few request timeouts; one still Pending after the grace was cut off.
     recovery_grace_seconds: float = 30.0
     recovery_interval_seconds: float = 5.0
+    idempotency_ttl_hours: float = 24.0

@@ -35,16 +35,20 @@ _STATUS_MESSAGES = {
 
 
 def error_response(
-    status: int, message: str, details: Any = None, headers: Mapping[str, str] | None = None, **extra: Any
+    status: int,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     return Response(
-        error_body(message, details, **extra), status, headers=headers, media_type="application/json"
+        error_body(message, details, extra), status, headers=headers, media_type="application/json"
     )
 
 
 async def _app_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return error_response(exc.status, exc.message, exc.details, exc.headers, **exc.extra)
+    return error_response(exc.status, exc.message, exc.details, exc.headers, exc.extra)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:

@@ -76,12 +76,14 @@ class UpstreamTimeout(AppError):
     message = "Upstream timed out"
 
 
-def error_body(message: str, details: Sequence[Mapping[str, Any]] | None = None, **extra: Any) -> bytes:
-    """The envelope's bytes; the current request id is added when there is one."""
+def error_body(
+    message: str, details: Sequence[Mapping[str, Any]] | None = None, extra: Mapping[str, Any] | None = None
+) -> bytes:
+    """The envelope's bytes (with any `extra` fields); the current request id is added when there is one."""
     body: dict[str, Any] = {"error": message}
     if details:
         body["details"] = list(details)
-    body.update(extra)
+    body.update(extra or {})
     request_id = request_id_var.get()
     if request_id:
         body["request_id"] = request_id

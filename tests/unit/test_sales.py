@@ -2,217 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from sales_service import services
 from sales_service.app import create_app
-from sales_service.clients import InventoryClient
 from sales_service.domain import Order, OrderLine
-from sales_service.payments import SimulatedPayments
 from sales_service.settings import SalesSettings
-from sales_service.store import TablesSalesStore
-from shared.http import Upstream
-from shared.store import Tables
-
-PRICES = {"123": Decimal("15.99"), "456": Decimal("12.99"), "789": Decimal("14.99")}
-FULL_STOCK = {"123": 50, "456": 30, "789": 25}
-RESERVATIONS = "/internal/reservations"
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-ORDER: dict[str, Any] = {
-    "customer_id": "cust_001",
-    "books": [{"book_id": "123", "quantity": 2}],
-    "payment_method": "credit_card",
-    "payment_token": "tok_visa",
-}
-# A negative grace: every Pending order counts as interrupted, even one made this very second.
-EVERYTHING_IS_OLD = timedelta(seconds=-1)
-
-
-@dataclass
-class Fault:
-    error: type[httpx.TransportError]
-    times: int | None  # None: every time
-    landed: bool  # the operation took effect and only its answer was lost
-
-
-class FakeInventory:
-    """Inventory's internal reservation API (as inventory_service/routes.py) on an httpx.MockTransport.
-
-    Holds are all-or-nothing and idempotent per order id; commit and release settle a hold once,
-    one way. Switches simulate faults: an operation that raises, a hold that expired.
-    """
-
-    def __init__(self) -> None:
-        self.stock = dict(FULL_STOCK)
-        self.holds: dict[str, dict[str, int]] = {}
-        self.status: dict[str, str] = {}  # order id -> held | committed | released
-        self.calls: list[tuple[str, str]] = []  # (operation, order id), the failed ones too
-        self.faults: dict[str, Fault] = {}
-        self.expire_before_commit = False
-        self.hold_answer: httpx.Response | None = None  # a wrong answer to every hold, when set
-
-    def fail(
-        self,
-        *operations: str,
-        error: type[httpx.TransportError] = httpx.ConnectError,
-        times: int | None = None,
-        landed: bool = False,
-    ) -> None:
-        """`operations` (default: all) raise `error`, every time or the next `times` times."""
-        for operation in operations or ("hold", "commit", "release"):
-            self.faults[operation] = Fault(error, times, landed)
-
-    def heal(self) -> None:
-        self.faults.clear()
-
-    def expire(self, order_id: str) -> None:
-        """The hold's TTL ran out: inventory released it on its own."""
-        if self.status.get(order_id) == "held":
-            self._give_back(order_id)
-
-    def count(self, operation: str) -> int:
-        return sum(op == operation for op, _ in self.calls)
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0)  # a real call suspends here
-        path = request.url.path
-        if path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        if request.method != "POST" or not path.startswith(RESERVATIONS):
-            return _error(404, "Not found")
-        if path == RESERVATIONS:
-            body = json.loads(request.content)
-            operation, order_id = "hold", body["order_id"]
-        else:
-            order_id, _, operation = path.removeprefix(f"{RESERVATIONS}/").rpartition("/")
-        self.calls.append((operation, order_id))
-        fault = self._take_fault(operation)
-        if fault and not fault.landed:
-            raise fault.error("injected fault", request=request)
-        if operation == "hold":
-            response = self.hold_answer or self._hold(order_id, body["lines"])
-        elif operation == "commit":
-            if self.expire_before_commit:
-                self.expire(order_id)
-            response = self._settle(order_id, "committed")
-        else:
-            response = self._settle(order_id, "released")
-        if fault:
-            raise fault.error("answer lost", request=request)
-        return response
-
-    def _take_fault(self, operation: str) -> Fault | None:
-        fault = self.faults.get(operation)
-        if fault and fault.times is not None:
-            fault.times -= 1
-            if fault.times == 0:
-                del self.faults[operation]
-        return fault
-
-    def _hold(self, order_id: str, lines: list[dict[str, Any]]) -> httpx.Response:
-        wanted = {line["book_id"]: line["quantity"] for line in lines}
-        if len(wanted) != len(lines):
-            return _error(
-                400, "Invalid request", [{"field": "lines", "message": "each book may appear once"}]
-            )
-        if order_id in self.holds:
-            if self.holds[order_id] != wanted:
-                return _error(409, f"Order {order_id} already holds other lines")
-            return httpx.Response(200, json=self._reservation(order_id))
-        short = [
-            {"book_id": book_id, "requested": quantity, "available": self.stock.get(book_id, 0)}
-            for book_id, quantity in wanted.items()
-            if self.stock.get(book_id, 0) < quantity
-        ]
-        if short:
-            return _error(409, f"Book {short[0]['book_id']} not available or insufficient stock", short)
-        for book_id, quantity in wanted.items():
-            self.stock[book_id] -= quantity
-        self.holds[order_id], self.status[order_id] = wanted, "held"
-        return httpx.Response(201, json=self._reservation(order_id))
-
-    def _settle(self, order_id: str, target: str) -> httpx.Response:
-        status = self.status.get(order_id)
-        if status is None:
-            return _error(404, "Reservation not found")
-        if status not in ("held", target):
-            return _error(409, f"Reservation for {order_id} is already {status}")
-        if status == "held" and target == "released":
-            self._give_back(order_id)
-        self.status[order_id] = target
-        return httpx.Response(200, json=self._reservation(order_id))
-
-    def _give_back(self, order_id: str) -> None:
-        for book_id, quantity in self.holds[order_id].items():
-            self.stock[book_id] += quantity
-        self.status[order_id] = "released"
-
-    def _reservation(self, order_id: str) -> dict[str, Any]:
-        lines = [
-            {"book_id": book_id, "quantity": quantity, "unit_price": float(PRICES[book_id])}
-            for book_id, quantity in self.holds[order_id].items()
-        ]
-        status = self.status[order_id]
-        return {"order_id": order_id, "status": status, "lines": lines, "expires_at": "2026-11-26T12:05:00Z"}
-
-
-def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"error": message}
-    if details:
-        body["details"] = details
-    return httpx.Response(status, json=body)
-
-
-@dataclass
-class Shop:
-    """The sales app with its fakes around it, and the inventory client recovery works through."""
-
-    api: httpx.AsyncClient
-    inventory: FakeInventory
-    payments: SimulatedPayments
-    store: TablesSalesStore
-    inventory_client: InventoryClient
-
-    async def recover(self, grace: timedelta = EVERYTHING_IS_OLD) -> list[Order]:
-        return await services.recover_pending(self.store, self.inventory_client, self.payments, grace)
-
-    async def order(self, order_id: str = "order_1") -> dict[str, Any]:
-        response = await self.api.get(f"/api/orders/{order_id}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def place(self, **fields: Any) -> httpx.Response:
-        return await self.api.post("/api/orders", json={**ORDER, **fields})
-
-
-def to_inventory(inventory: FakeInventory) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.MockTransport(inventory), base_url="http://inventory")
-
-
-@pytest.fixture
-async def shop() -> AsyncIterator[Shop]:
-    inventory, payments, store = FakeInventory(), SimulatedPayments(), TablesSalesStore(Tables())
-    settings = SalesSettings(store="memory", recovery_interval_seconds=3600)
-    app = create_app(settings, store, inventory_http=to_inventory(inventory), payments=payments)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://sales"
-        ) as api,
-        to_inventory(inventory) as for_recovery,
-    ):
-        yield Shop(api, inventory, payments, store, InventoryClient(Upstream("inventory", for_recovery)))
+from tests.unit.sales_shop import FULL_STOCK, ORDER, STAFF, TIMESTAMP, Shop
 
 
 def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -602,7 +402,9 @@ async def test_readiness_follows_inventory(shop: Shop) -> None:
     cut_off = create_app(settings, inventory_http=httpx.AsyncClient(transport=httpx.MockTransport(down)))
     async with (
         cut_off.router.lifespan_context(cut_off),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=cut_off), base_url="http://sales") as api,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cut_off), base_url="http://sales", headers=STAFF
+        ) as api,
     ):
         not_ready = await api.get("/readyz")
 
