@@ -1,0 +1,130 @@
+"""The document store every service's store is written against, once, for every backend.
+
+`atomic(work)` runs `work(tx)`: reads through `tx.get`, writes buffered by `tx.put`/`tx.delete`
+and applied together or not at all. On Tables (memory and JSON) it runs under a lock; on Redis
+it is an optimistic WATCH/MULTI/EXEC transaction that re-runs `work` when another client changed
+a key it read, so `work` must do nothing but read and decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from shared.paging import Page
+from shared.store.ordering import IndexKey, SortKey
+from shared.store.tables import Change, Tables
+
+T = TypeVar("T")
+
+
+class Tx(Protocol):
+    """One transaction's view: what it read, and the writes it will make."""
+
+    async def get(self, table: str, key: str) -> Any: ...
+
+    def put(self, table: str, key: str, doc: Any) -> None: ...
+
+    def delete(self, table: str, key: str) -> None: ...
+
+
+class Docs(Protocol):
+    """JSON documents by table and key, with atomic transactions, ordered pages and counters."""
+
+    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
+        """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use."""
+
+    async def get(self, table: str, key: str) -> Any: ...
+
+    async def keys(self, table: str) -> list[str]:
+        """Every key of a small table (holds in progress, unfinished sagas)."""
+
+    async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T: ...
+
+    async def next_number(self, name: str) -> int:
+        """1, 2, 3, ...: never the same twice, also across processes sharing the store."""
+
+    async def page(
+        self,
+        table: str,
+        *,
+        after: int | None,
+        limit: int,
+        index: str | None = None,
+        value: str | None = None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Page[Any]: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _TablesTx:
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.changes: list[Change] = []
+        self.pending: dict[tuple[str, str], Any] = {}
+
+    async def get(self, table: str, key: str) -> Any:
+        if (table, key) in self.pending:
+            return self.pending[table, key]
+        return self.tables.get(table, key)
+
+    def put(self, table: str, key: str, doc: Any) -> None:
+        self.pending[table, key] = doc
+        self.changes.append((table, key, doc))
+
+    def delete(self, table: str, key: str) -> None:
+        self.pending[table, key] = None
+        self.changes.append((table, key, None))
+
+
+class TablesDocs:
+    """`Docs` on in-process Tables (in memory, or journaled to a JSON file)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self._lock = asyncio.Lock()
+
+    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
+        self.tables.order(table, sort_key, indexes)
+
+    async def get(self, table: str, key: str) -> Any:
+        return self.tables.get(table, key)
+
+    async def keys(self, table: str) -> list[str]:
+        return list(self.tables.table(table))
+
+    async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        async with self._lock:
+            tx = _TablesTx(self.tables)
+            result = await work(tx)
+            if tx.changes:
+                self.tables.write(tx.changes)
+            return result
+
+    async def next_number(self, name: str) -> int:
+        async with self._lock:
+            n = int(self.tables.get("seq", name) or 0) + 1
+            self.tables.write([("seq", name, n)])
+            return n
+
+    async def page(
+        self,
+        table: str,
+        *,
+        after: int | None,
+        limit: int,
+        index: str | None = None,
+        value: str | None = None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Page[Any]:
+        return self.tables.page(table, after=after, limit=limit, index=index, value=value, keep=keep)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.tables.close()

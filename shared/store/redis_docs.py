@@ -1,0 +1,226 @@
+"""`Docs` on Redis, for several instances of a service sharing one store.
+
+Layout under the service's own prefix (never another service's keys):
+`<p><table>:<key>` the JSON document; `<p><table>:~keys` a set of the table's keys;
+`<p><table>:~order` and `<p><table>:~idx:<name>:<value>` sorted sets scored by sort key;
+`<p>~seq:<name>` the counters. A transaction WATCHes every key it reads or writes and applies its
+writes, with the sets that index them, in one MULTI/EXEC: all of it lands or none, and a
+conflicting change by another client makes it run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared.errors import ServiceUnavailable
+from shared.paging import Page
+from shared.store.ordering import IndexKey, SortKey
+
+log = logging.getLogger("shared.store.redis")
+T = TypeVar("T")
+
+_MAX_ATTEMPTS = 100  # optimistic retries of one transaction before giving up with 503
+_SCAN_BATCH = 256
+
+
+@asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    """Redis down or too slow is the contract's 503, never a 500."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise ServiceUnavailable("The store is unavailable", retry_after=2) from exc
+    except WatchError:
+        raise
+    except RedisError as exc:
+        log.error("redis error", exc_info=exc)
+        raise ServiceUnavailable("The store is unavailable", retry_after=2) from exc
+
+
+class _Ordering:
+    def __init__(self, sort_key: SortKey, indexes: dict[str, IndexKey]) -> None:
+        self.sort_key = sort_key
+        self.indexes = indexes
+
+
+class _RedisTx:
+    def __init__(self, docs: RedisDocs, pipe: Pipeline) -> None:
+        self.docs = docs
+        self.pipe = pipe
+        self.read: dict[tuple[str, str], Any] = {}
+        self.writes: dict[tuple[str, str], Any] = {}
+
+    async def get(self, table: str, key: str) -> Any:
+        if (table, key) in self.writes:
+            return self.writes[table, key]
+        if (table, key) not in self.read:
+            name = self.docs.doc_key(table, key)
+            await self.pipe.watch(name)
+            raw = await self.pipe.get(name)
+            self.read[table, key] = orjson.loads(raw) if raw is not None else None
+        return self.read[table, key]
+
+    def put(self, table: str, key: str, doc: Any) -> None:
+        self.writes[table, key] = doc
+
+    def delete(self, table: str, key: str) -> None:
+        self.writes[table, key] = None
+
+    async def commit(self) -> None:
+        for table, key in list(self.writes):  # watch, and know the old value of, every key written
+            if (table, key) not in self.read:
+                name = self.docs.doc_key(table, key)
+                await self.pipe.watch(name)
+                raw = await self.pipe.get(name)
+                self.read[table, key] = orjson.loads(raw) if raw is not None else None
+        self.pipe.multi()  # type: ignore[no-untyped-call]
+        for (table, key), doc in self.writes.items():
+            self.docs.queue_write(self.pipe, table, key, self.read[table, key], doc)
+        await self.pipe.execute()
+
+
+class RedisDocs:
+    """`Docs` on one Redis database under `prefix`."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._orderings: dict[str, _Ordering] = {}
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str, *, timeout: float = 2.0) -> RedisDocs:
+        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return cls(client, prefix)
+
+    def doc_key(self, table: str, key: str) -> str:
+        return f"{self.prefix}{table}:{key}"
+
+    def _set_key(self, table: str, suffix: str) -> str:
+        return f"{self.prefix}{table}:~{suffix}"
+
+    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
+        self._orderings[table] = _Ordering(sort_key, dict(indexes or {}))
+
+    def queue_write(self, pipe: Pipeline, table: str, key: str, old: Any, new: Any) -> None:
+        name = self.doc_key(table, key)
+        if new is None:
+            pipe.delete(name)
+            pipe.srem(self._set_key(table, "keys"), key)
+        else:
+            pipe.set(name, orjson.dumps(new))
+            pipe.sadd(self._set_key(table, "keys"), key)
+        ordering = self._orderings.get(table)
+        if ordering is None:
+            return
+        for doc, add in ((old, False), (new, True)):
+            if doc is None:
+                continue
+            score = ordering.sort_key(doc)
+            members = [self._set_key(table, "order")]
+            members += [
+                self._set_key(table, f"idx:{name}:{value}")
+                for name, index_key in ordering.indexes.items()
+                if (value := index_key(doc)) is not None
+            ]
+            for zset in members:
+                if add:
+                    pipe.zadd(zset, {key: score})
+                else:
+                    pipe.zrem(zset, key)
+
+    async def get(self, table: str, key: str) -> Any:
+        async with _store_errors():
+            raw = await self.redis.get(self.doc_key(table, key))
+        return orjson.loads(raw) if raw is not None else None
+
+    async def keys(self, table: str) -> list[str]:
+        async with _store_errors():
+            members = await self.redis.smembers(self._set_key(table, "keys"))
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    async def atomic(self, work: Callable[[_RedisTx], Awaitable[T]]) -> T:
+        for attempt in range(_MAX_ATTEMPTS):
+            async with _store_errors(), self.redis.pipeline(transaction=True) as pipe:
+                tx = _RedisTx(self, pipe)
+                try:
+                    result = await work(tx)
+                    if tx.writes:
+                        await tx.commit()
+                    return result
+                except WatchError:
+                    pass
+            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+        raise ServiceUnavailable("The store is too busy; try again")
+
+    async def next_number(self, name: str) -> int:
+        async with _store_errors():
+            return int(await self.redis.incr(f"{self.prefix}~seq:{name}"))
+
+    async def page(
+        self,
+        table: str,
+        *,
+        after: int | None,
+        limit: int,
+        index: str | None = None,
+        value: str | None = None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Page[Any]:
+        zset = self._set_key(table, "order" if index is None else f"idx:{index}:{value}")
+        async with _store_errors():
+            items, next_after = await self._take(table, zset, after, limit, keep)
+            if keep is None:
+                total = int(await self.redis.zcard(zset))
+            else:
+                total = 0
+                async for _, doc in self._scan(table, zset, None):
+                    total += keep(doc)
+        return Page(items, total, next_after)
+
+    async def _take(
+        self, table: str, zset: str, after: int | None, limit: int, keep: Callable[[Any], bool] | None
+    ) -> tuple[list[Any], int | None]:
+        items: list[Any] = []
+        last: int | None = None
+        async for sort, doc in self._scan(table, zset, after):
+            if keep is not None and not keep(doc):
+                continue
+            if len(items) == limit:
+                return items, last
+            items.append(doc)
+            last = sort
+        return items, None
+
+    async def _scan(self, table: str, zset: str, after: int | None) -> AsyncIterator[tuple[int, Any]]:
+        low = "-inf" if after is None else f"({after}"
+        while True:
+            batch = cast(
+                list[tuple[bytes, float]],
+                await self.redis.zrangebyscore(zset, low, "+inf", start=0, num=_SCAN_BATCH, withscores=True),
+            )
+            if not batch:
+                return
+            raw = await self.redis.mget([self.doc_key(table, member.decode()) for member, _ in batch])
+            for (_, score), doc in zip(batch, raw, strict=True):
+                if doc is not None:  # deleted between the two reads
+                    yield int(score), orjson.loads(doc)
+            low = f"({int(batch[-1][1])}"
+
+    async def ping(self) -> None:
+        async with _store_errors():
+            await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
