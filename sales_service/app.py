@@ -18,7 +18,7 @@ from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import SalesStore, TablesSalesStore
 from shared.app import create_service_app
-from shared.http import Upstream, make_client
+from shared.http import Upstream, make_clients
 from shared.idempotency import IdempotencyMiddleware, TablesIdempotencyStore
 from shared.store import Tables, open_tables
 from shared.tasks import periodic
@@ -41,7 +41,7 @@ def create_app(
         )
         the_store = store or TablesSalesStore(tables)
         app.state.idempotency = idempotency = TablesIdempotencyStore(tables)
-        upstream = Upstream("inventory", inventory_http or make_client(settings.inventory_url, settings))
+        upstream = Upstream("inventory", inventory_http or make_clients(settings.inventory_url, settings))
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory
         app.state.payments = the_payments = payments or SimulatedPayments()

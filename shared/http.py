@@ -1,7 +1,10 @@
-"""Outbound HTTP between services: one pooled httpx client per upstream, errors mapped to 503/504."""
+"""Outbound HTTP between services: pooled httpx clients per upstream instance, spread round robin,
+with transport errors mapped to the contract's 503/504."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -17,8 +20,16 @@ async def _stamp_request_id(request: httpx.Request) -> None:
         request.headers[REQUEST_ID_HEADER] = request_id
 
 
+def base_urls(setting: str) -> list[str]:
+    """A setting naming one base URL or several, comma-separated (one per instance)."""
+    urls = [url.strip().rstrip("/") for url in setting.split(",") if url.strip()]
+    if not urls:
+        raise ValueError("no base URL given")
+    return urls
+
+
 def make_client(base_url: str, settings: ServiceSettings) -> httpx.AsyncClient:
-    """A client for one upstream; it carries the current request id on every call."""
+    """A client for one upstream instance; it carries the current request id on every call."""
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
@@ -29,24 +40,53 @@ def make_client(base_url: str, settings: ServiceSettings) -> httpx.AsyncClient:
     )
 
 
-class Upstream:
-    """A named upstream service; `call` turns transport failures into the contract's 503/504."""
+def make_clients(setting: str, settings: ServiceSettings) -> list[httpx.AsyncClient]:
+    return [make_client(url, settings) for url in base_urls(setting)]
 
-    def __init__(self, name: str, client: httpx.AsyncClient) -> None:
+
+class Upstream:
+    """A named upstream service with one or more instances.
+
+    Calls go round robin; an instance that refuses the connection is skipped for the next one
+    (the request never reached it, so this is safe for any method). Only when every instance
+    refuses is it 503; a timeout is 504 at once (the request may have been acted on).
+    """
+
+    def __init__(self, name: str, clients: httpx.AsyncClient | Sequence[httpx.AsyncClient]) -> None:
         self.name = name
-        self.client = client
+        self.clients = [clients] if isinstance(clients, httpx.AsyncClient) else list(clients)
+        self._turn = itertools.cycle(range(len(self.clients)))
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.clients[0]
 
     async def call(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        try:
-            return await self.client.request(method, path, json=json)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"The {self.name} service did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"The {self.name} service is unavailable") from exc
+        first = next(self._turn)
+        for i in range(len(self.clients)):
+            client = self.clients[(first + i) % len(self.clients)]
+            try:
+                return await client.request(method, path, json=json)
+            except httpx.ConnectError:
+                continue
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeout(f"The {self.name} service did not answer in time") from exc
+            except httpx.TransportError as exc:
+                raise ServiceUnavailable(f"The {self.name} service is unavailable") from exc
+        raise ServiceUnavailable(f"The {self.name} service is unavailable")
 
     async def ready(self) -> None:
-        response = await self.client.get("/healthz", timeout=1.0)
-        response.raise_for_status()
+        """Ready while at least one instance answers."""
+        errors = []
+        for client in self.clients:
+            try:
+                response = await client.get("/healthz", timeout=1.0)
+                response.raise_for_status()
+                return
+            except httpx.HTTPError as exc:
+                errors.append(f"{client.base_url}: {type(exc).__name__}")
+        raise RuntimeError("; ".join(errors))
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
