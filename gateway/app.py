@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from gateway.auth import TokenAuthenticator
+from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware, Route, Upstreams
 from gateway.settings import GatewaySettings
 from shared.app import create_service_app
@@ -39,4 +40,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     proxy = Middleware(
         ProxyMiddleware, routes=routes, upstreams=upstreams, auth=auth, max_body_bytes=settings.max_body_bytes
     )
-    return create_service_app(title="Bookstore API", lifespan=lifespan, routers=[], middleware=[proxy])
+    # FastAPI's own docs would describe only the gateway's routes and load Swagger UI from a CDN.
+    app = create_service_app(
+        title="Bookstore API",
+        lifespan=lifespan,
+        routers=[router],
+        middleware=[proxy],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.docs = PublicDocs(routes, upstreams, api_version())
+    app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
+    return app
