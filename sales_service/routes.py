@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from sales_service import services
 from sales_service.deps import InventoryDep, Payments, Store
 from sales_service.domain import OrderStatus
-from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut
+from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
 from shared.schemas import error_responses
 from shared.web import Caller, Paging, page_headers
 
 orders = APIRouter(prefix="/api/orders", tags=["orders"])
+# Handled by shared.idempotency's middleware; declared here so the API description shows it.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retry safely: the same key and body return the first answer and create nothing",
+    ),
+]
 internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_schema=False)
 
 
@@ -24,16 +33,21 @@ internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_sc
     responses=error_responses(
         {
             400: "Invalid order, or a book unknown or short of stock (details per book)",
-            402: "Payment declined; the order is stored as Failed",
             403: "A customer ordering for another customer",
             409: "Idempotency-Key reused with another body, or still in progress",
             503: "Inventory or the payment provider is unavailable",
             504: "Inventory did not answer in time",
         }
-    ),
+    )
+    | {402: {"model": PaymentDeclinedBody, "description": "Payment declined; the order is stored as Failed"}},
 )
 async def place_order(
-    body: OrderIn, caller: Caller, store: Store, inventory: InventoryDep, payments: Payments
+    body: OrderIn,
+    caller: Caller,
+    store: Store,
+    inventory: InventoryDep,
+    payments: Payments,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
     """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry safely."""
     order = await services.place_order(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from sales_service.domain import Order, OrderLine, OrderStatus, PaymentMethod, PaymentStatus, merge_lines
-from shared.schemas import Money
+from shared.schemas import ErrorBody, Money
 
 
 class OrderLineIn(BaseModel):
@@ -63,3 +63,9 @@ class DeliveryMoveIn(BaseModel):
     """What delivery reports about an order's shipment."""
 
     status: Literal["Shipped", "Delivered"]
+
+
+class PaymentDeclinedBody(ErrorBody):
+    """A declined payment: the envelope plus the id of the order stored as Failed."""
+
+    order_id: str
