@@ -16,11 +16,12 @@ from sales_service.clients import InventoryClient
 from sales_service.payments import PaymentProvider, SimulatedPayments
 from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
-from sales_service.store import SalesStore, TablesSalesStore
+from sales_service.store import DocSalesStore, SalesStore
 from shared.app import create_service_app
 from shared.http import Upstream, make_clients
-from shared.idempotency import IdempotencyMiddleware, TablesIdempotencyStore
-from shared.store import Tables, open_tables
+from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
+from shared.store import Tables
+from shared.store.docs import TablesDocs, open_docs
 from shared.tasks import periodic
 
 
@@ -34,13 +35,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tables = (
-            open_tables(settings.store, settings.data_dir, fsync=settings.fsync)
-            if store is None
-            else Tables()
-        )
-        the_store = store or TablesSalesStore(tables)
-        app.state.idempotency = idempotency = TablesIdempotencyStore(tables)
+        docs = open_docs(settings, "sales") if store is None else TablesDocs(Tables())
+        the_store = store or DocSalesStore(docs)
+        app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
         upstream = Upstream("inventory", inventory_http or make_clients(settings.inventory_url, settings))
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory

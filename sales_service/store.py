@@ -1,15 +1,17 @@
-"""Sales' store: the interface in domain words, and its implementation on shared tables."""
+"""Sales' store: the interface in domain words, and its one implementation on `Docs` (in memory,
+the JSON journal, or Redis shared by several instances)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Any, Protocol
 
 from sales_service.domain import Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
 from shared.paging import Page
-from shared.store import Change, Tables
+from shared.store import Tables
+from shared.store.docs import Docs, TablesDocs, Tx
 
-ORDERS, PENDING, SEQ = "orders", "pending", "seq"
+ORDERS, PENDING = "orders", "pending"
 
 
 class SalesStore(Protocol):
@@ -42,49 +44,55 @@ class SalesStore(Protocol):
     async def close(self) -> None: ...
 
 
-class TablesSalesStore:
-    """The sales store on `Tables`: no awaits inside a method, so each one is atomic."""
+class DocSalesStore:
+    """The sales store on any `Docs` backend."""
 
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-        tables.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]})
+    def __init__(self, docs: Docs | Tables) -> None:
+        self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
+        self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]})
 
     async def add_order(self, draft: Order) -> Order:
-        n = (self.tables.get(SEQ, "order") or 0) + 1
-        order = dataclasses.replace(draft, order_id=f"order_{n}")
-        self.tables.write([(SEQ, "order", n), *self._changes(order)])
+        order = dataclasses.replace(draft, order_id=f"order_{await self.docs.next_number('order')}")
+        await self.save_order(order)
         return order
 
     async def save_order(self, order: Order) -> None:
-        self.tables.write(self._changes(order))
+        async def work(tx: Tx) -> None:
+            _put(tx, order)
 
-    def _changes(self, order: Order) -> list[Change]:
-        pending = True if order.unsettled else None
-        return [(ORDERS, order.order_id, order.to_doc()), (PENDING, order.order_id, pending)]
+        await self.docs.atomic(work)
 
     async def get_order(self, order_id: str) -> Order | None:
-        doc = self.tables.get(ORDERS, order_id)
+        doc = await self.docs.get(ORDERS, order_id)
         return Order.from_doc(doc) if doc else None
 
     async def delete_order(self, order_id: str) -> None:
-        self.tables.write([(ORDERS, order_id, None), (PENDING, order_id, None)])
+        async def work(tx: Tx) -> None:
+            tx.delete(ORDERS, order_id)
+            tx.delete(PENDING, order_id)
+
+        await self.docs.atomic(work)
 
     async def move_order(
         self, order_id: str, to: OrderStatus, payment_status: PaymentStatus | None = None
     ) -> tuple[Order, bool]:
-        order = await self.get_order(order_id)
-        if order is None:
-            raise OrderNotFound()
-        if not check_move(order, to):
-            return order, False
-        moved = order.moved(to, payment_status)
-        self.tables.write(self._changes(moved))
-        return moved, True
+        async def work(tx: Tx) -> tuple[Order, bool]:
+            doc = await tx.get(ORDERS, order_id)
+            if doc is None:
+                raise OrderNotFound()
+            order = Order.from_doc(doc)
+            if not check_move(order, to):
+                return order, False
+            moved = order.moved(to, payment_status)
+            _put(tx, moved)
+            return moved, True
+
+        return await self.docs.atomic(work)
 
     async def list_orders(
         self, *, customer_id: str | None, status: OrderStatus | None, after: int | None, limit: int
     ) -> Page[Order]:
-        page = self.tables.page(
+        page = await self.docs.page(
             ORDERS,
             after=after,
             limit=limit,
@@ -95,14 +103,23 @@ class TablesSalesStore:
         return page.map(Order.from_doc)
 
     async def pending_orders(self) -> list[Order]:
-        return [Order.from_doc(self.tables.get(ORDERS, order_id)) for order_id in self.tables.table(PENDING)]
+        orders = [await self.get_order(order_id) for order_id in await self.docs.keys(PENDING)]
+        return [order for order in orders if order is not None]
 
     async def ping(self) -> None:
-        return None
+        await self.docs.ping()
 
     async def close(self) -> None:
-        self.tables.close()
+        await self.docs.close()
 
 
-def _number(doc: dict[str, object]) -> int:
+def _put(tx: Tx, order: Order) -> None:
+    tx.put(ORDERS, order.order_id, order.to_doc())
+    if order.unsettled:
+        tx.put(PENDING, order.order_id, True)
+    else:
+        tx.delete(PENDING, order.order_id)
+
+
+def _number(doc: dict[str, Any]) -> int:
     return int(str(doc["order_id"]).removeprefix("order_"))

@@ -15,8 +15,11 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
-    store: Literal["json", "memory"] = "json"
+    store: Literal["json", "memory", "redis"] = "json"
     data_dir: Path = Path("data")
+    # For store=redis: one database, and a key prefix of the service's own (default: its name).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str | None = None
     # write(2) alone survives kill -9; fsync also survives power loss, at a large cost per write.
     fsync: bool = False
     connect_timeout: float = 1.0

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from shared.paging import Page
+from shared.settings import ServiceSettings
 from shared.store.ordering import IndexKey, SortKey
 from shared.store.tables import Change, Tables
 
@@ -128,3 +129,15 @@ class TablesDocs:
 
     async def close(self) -> None:
         self.tables.close()
+
+
+def open_docs(settings: ServiceSettings, service: str) -> Docs:
+    """The store a service's settings choose: `memory`, `json` (under data_dir) or `redis`."""
+    if settings.store == "redis":
+        from shared.store.redis_docs import RedisDocs
+
+        prefix = settings.redis_prefix or f"{service}:"
+        return RedisDocs.from_url(settings.redis_url, prefix, timeout=settings.request_timeout)
+    if settings.store == "memory":
+        return TablesDocs(Tables())
+    return TablesDocs(Tables.open(settings.data_dir, fsync=settings.fsync))

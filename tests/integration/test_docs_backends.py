@@ -4,16 +4,13 @@ backend alike (in memory, the JSON journal, real Redis) so they cannot drift apa
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.errors import Conflict, ServiceUnavailable
-from shared.store import Tables
-from shared.store.docs import Docs, TablesDocs, Tx
+from shared.store.docs import Docs, Tx
 from shared.store.redis_docs import RedisDocs
 from tests.integration.redis_server import RedisServer
 
@@ -23,17 +20,9 @@ def _order(docs: Docs) -> Docs:
     return docs
 
 
-@pytest.fixture(params=["memory", "json", "redis"])
-async def docs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Docs]:
-    if request.param == "memory":
-        store: Docs = TablesDocs(Tables())
-    elif request.param == "json":
-        store = TablesDocs(Tables.open(tmp_path / "json"))
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        store = RedisDocs.from_url(server.url, f"test-{uuid.uuid4().hex}:")
-    yield _order(store)
-    await store.close()
+@pytest.fixture
+def ordered(docs: Docs) -> Docs:
+    return _order(docs)
 
 
 async def put(docs: Docs, table: str, key: str, doc: Any) -> None:
@@ -43,7 +32,9 @@ async def put(docs: Docs, table: str, key: str, doc: Any) -> None:
     await docs.atomic(work)
 
 
-async def test_a_transaction_writes_all_or_nothing(docs: Docs) -> None:
+async def test_a_transaction_writes_all_or_nothing(ordered: Docs) -> None:
+    docs = ordered
+
     async def half_then_refuse(tx: Tx) -> None:
         tx.put("books", "1", {"stock": 1})
         raise Conflict("changed my mind")
@@ -61,7 +52,9 @@ async def test_a_transaction_writes_all_or_nothing(docs: Docs) -> None:
     assert [await docs.get("books", k) for k in ("1", "2")] == [{"stock": 1}, {"stock": 2}]
 
 
-async def test_a_transaction_reads_its_own_writes(docs: Docs) -> None:
+async def test_a_transaction_reads_its_own_writes(ordered: Docs) -> None:
+    docs = ordered
+
     async def work(tx: Tx) -> Any:
         tx.put("books", "1", {"stock": 5})
         seen = await tx.get("books", "1")
@@ -72,7 +65,8 @@ async def test_a_transaction_reads_its_own_writes(docs: Docs) -> None:
     assert await docs.get("books", "1") is None
 
 
-async def test_concurrent_read_modify_write_loses_no_update(docs: Docs) -> None:
+async def test_concurrent_read_modify_write_loses_no_update(ordered: Docs) -> None:
+    docs = ordered
     await put(docs, "books", "1", {"stock": 0})
 
     async def increment(tx: Tx) -> None:
@@ -85,7 +79,9 @@ async def test_concurrent_read_modify_write_loses_no_update(docs: Docs) -> None:
     assert await docs.get("books", "1") == {"stock": 50}
 
 
-async def test_only_one_of_concurrent_claims_of_a_key_wins(docs: Docs) -> None:
+async def test_only_one_of_concurrent_claims_of_a_key_wins(ordered: Docs) -> None:
+    docs = ordered
+
     async def claim(tx: Tx, who: str) -> bool:
         if await tx.get("claims", "k") is not None:
             return False
@@ -100,14 +96,16 @@ async def test_only_one_of_concurrent_claims_of_a_key_wins(docs: Docs) -> None:
     assert await docs.get("claims", "k") == {"by": str(winner)}
 
 
-async def test_numbers_increase_and_never_repeat(docs: Docs) -> None:
+async def test_numbers_increase_and_never_repeat(ordered: Docs) -> None:
+    docs = ordered
     numbers = await asyncio.gather(*(docs.next_number("order") for _ in range(100)))
 
     assert sorted(numbers) == list(range(1, 101))
     assert await docs.next_number("delivery") == 1
 
 
-async def test_keys_lists_a_tables_live_keys(docs: Docs) -> None:
+async def test_keys_lists_a_tables_live_keys(ordered: Docs) -> None:
+    docs = ordered
     for key in ("b", "a", "c"):
         await put(docs, "holds", key, True)
 
@@ -118,7 +116,8 @@ async def test_keys_lists_a_tables_live_keys(docs: Docs) -> None:
     assert sorted(await docs.keys("holds")) == ["a", "c"]
 
 
-async def test_pages_follow_the_sort_key_with_a_cursor_that_survives_additions(docs: Docs) -> None:
+async def test_pages_follow_the_sort_key_with_a_cursor_that_survives_additions(ordered: Docs) -> None:
+    docs = ordered
     for n in (3, 1, 2):
         await put(docs, "orders", f"o{n}", {"n": n, "customer": "a" if n != 2 else "b"})
 
@@ -131,7 +130,8 @@ async def test_pages_follow_the_sort_key_with_a_cursor_that_survives_additions(d
     assert rest.next_after is None
 
 
-async def test_pages_by_index_and_filter_follow_changes(docs: Docs) -> None:
+async def test_pages_by_index_and_filter_follow_changes(ordered: Docs) -> None:
+    docs = ordered
     for n in range(1, 6):
         await put(docs, "orders", f"o{n}", {"n": n, "customer": "a" if n % 2 else "b", "open": n < 4})
     await put(docs, "orders", "o1", {"n": 1, "customer": "b", "open": True})  # moves index

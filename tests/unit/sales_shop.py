@@ -21,7 +21,7 @@ from sales_service.clients import InventoryClient
 from sales_service.domain import Order
 from sales_service.payments import SimulatedPayments
 from sales_service.settings import SalesSettings
-from sales_service.store import TablesSalesStore
+from sales_service.store import DocSalesStore
 from shared.http import Upstream
 from shared.store import Tables
 
@@ -194,7 +194,7 @@ class Shop:
     api: httpx.AsyncClient
     inventory: FakeInventory
     payments: SimulatedPayments
-    store: TablesSalesStore
+    store: DocSalesStore
     inventory_client: InventoryClient
 
     async def recover(self, grace: timedelta = EVERYTHING_IS_OLD) -> list[Order]:
@@ -219,7 +219,7 @@ def to_inventory(inventory: FakeInventory) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def shop() -> AsyncIterator[Shop]:
-    inventory, payments, store = FakeInventory(), SimulatedPayments(), TablesSalesStore(Tables())
+    inventory, payments, store = FakeInventory(), SimulatedPayments(), DocSalesStore(Tables())
     settings = SalesSettings(store="memory", recovery_interval_seconds=3600)
     app = create_app(settings, store, inventory_http=to_inventory(inventory), payments=payments)
     async with (

@@ -1,10 +1,9 @@
-"""The sales store on shared tables, in memory and journaled to JSON: ids, pending orders, restarts."""
+"""The sales store on every backend (memory, JSON journal, Redis): ids, pending orders, restarts."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from sales_service.domain import Order, OrderLine
-from sales_service.store import TablesSalesStore
+from sales_service.store import DocSalesStore
 from shared.store import Tables
+from shared.store.docs import Docs
 
 ORDERED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -23,19 +23,16 @@ def a_draft(customer_id: str = "cust_001") -> Order:
     return Order("", customer_id, lines, "credit_card", ORDERED_AT)
 
 
-@pytest.fixture(params=["memory", "json"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TablesSalesStore]:
-    tables = Tables() if request.param == "memory" else Tables.open(tmp_path / "sales")
-    the_store = TablesSalesStore(tables)
-    yield the_store
-    await the_store.close()
+@pytest.fixture
+def store(docs: Docs) -> DocSalesStore:
+    return DocSalesStore(docs)
 
 
-async def pending_ids(store: TablesSalesStore) -> list[str]:
+async def pending_ids(store: DocSalesStore) -> list[str]:
     return sorted(order.order_id for order in await store.pending_orders())
 
 
-async def test_an_added_order_gets_the_next_id_and_reads_back_exactly(store: TablesSalesStore) -> None:
+async def test_an_added_order_gets_the_next_id_and_reads_back_exactly(store: DocSalesStore) -> None:
     first = await store.add_order(a_draft())
     second = await store.add_order(a_draft("cust_002"))
 
@@ -46,7 +43,7 @@ async def test_an_added_order_gets_the_next_id_and_reads_back_exactly(store: Tab
     assert await store.get_order("order_3") is None
 
 
-async def test_a_deleted_orders_id_is_never_reused(store: TablesSalesStore) -> None:
+async def test_a_deleted_orders_id_is_never_reused(store: DocSalesStore) -> None:
     await store.add_order(a_draft())
     await store.add_order(a_draft())
     await store.delete_order("order_2")
@@ -59,7 +56,7 @@ async def test_a_deleted_orders_id_is_never_reused(store: TablesSalesStore) -> N
     assert await store.get_order("order_2") is None
 
 
-async def test_pending_orders_are_exactly_those_still_pending(store: TablesSalesStore) -> None:
+async def test_pending_orders_are_exactly_those_still_pending(store: DocSalesStore) -> None:
     for _ in range(5):
         await store.add_order(a_draft())
     confirmed = await store.get_order("order_1")
@@ -77,7 +74,7 @@ async def test_pending_orders_are_exactly_those_still_pending(store: TablesSales
     ]
 
 
-async def test_concurrent_adds_get_distinct_increasing_ids(store: TablesSalesStore) -> None:
+async def test_concurrent_adds_get_distinct_increasing_ids(store: DocSalesStore) -> None:
     orders = await asyncio.gather(*(store.add_order(a_draft(f"cust_{n}")) for n in range(50)))
 
     assert sorted(o.order_id for o in orders) == sorted(f"order_{n}" for n in range(1, 51))
@@ -88,7 +85,7 @@ async def test_concurrent_adds_get_distinct_increasing_ids(store: TablesSalesSto
 async def test_the_json_store_keeps_orders_pending_ones_and_the_id_sequence_across_a_restart(
     tmp_path: Path,
 ) -> None:
-    store = TablesSalesStore(Tables.open(tmp_path))
+    store = DocSalesStore(Tables.open(tmp_path))
     confirmed = (await store.add_order(a_draft())).moved("Confirmed", "Paid")
     await store.save_order(confirmed)
     pending = await store.add_order(a_draft("cust_002"))
@@ -96,7 +93,7 @@ async def test_the_json_store_keeps_orders_pending_ones_and_the_id_sequence_acro
     await store.delete_order("order_3")
     await store.close()
 
-    store = TablesSalesStore(Tables.open(tmp_path))
+    store = DocSalesStore(Tables.open(tmp_path))
     try:
         assert await store.get_order("order_1") == confirmed
         assert await store.get_order("order_3") is None
