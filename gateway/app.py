@@ -13,14 +13,15 @@ from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger
 from gateway.proxy import ProxyMiddleware, Route, Upstreams
 from gateway.settings import GatewaySettings
 from shared.app import create_service_app
+from shared.http import base_urls
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     routes = [
-        Route("/api/books", "inventory", settings.inventory_url.rstrip("/")),
-        Route("/api/orders", "sales", settings.sales_url.rstrip("/")),
-        Route("/api/deliveries", "delivery", settings.delivery_url.rstrip("/")),
+        Route("/api/books", "inventory", tuple(base_urls(settings.inventory_url))),
+        Route("/api/orders", "sales", tuple(base_urls(settings.sales_url))),
+        Route("/api/deliveries", "delivery", tuple(base_urls(settings.delivery_url))),
     ]
     upstreams = Upstreams(settings.connect_timeout, settings.request_timeout)
     auth = (
@@ -31,7 +32,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await upstreams.open()
         for route in routes:
-            app.state.readiness[route.service] = lambda url=route.base_url: upstreams.ping(url)
+            app.state.readiness[route.service] = lambda route=route: upstreams.ping(route)
         try:
             yield
         finally:

@@ -223,7 +223,7 @@ class PublicDocs:
         headers = {"Accept-Encoding": "identity", REQUEST_ID_HEADER: request_id_var.get() or ""}
         try:
             async with self._upstreams.session.get(
-                route.base_url + "/openapi.json", headers=headers, timeout=FETCH_TIMEOUT
+                route.instances()[0] + "/openapi.json", headers=headers, timeout=FETCH_TIMEOUT
             ) as response:
                 response.raise_for_status()
                 document = orjson.loads(await response.read())

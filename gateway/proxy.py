@@ -6,9 +6,11 @@ to the service that owns its path prefix, with the request id and the principal 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import aiohttp
 from multidict import CIMultiDict
@@ -57,14 +59,20 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Route:
-    """A public path prefix and the service that serves it."""
+    """A public path prefix and the instances of the service that serves it, taken in turn."""
 
     prefix: str
     service: str
-    base_url: str
+    base_urls: tuple[str, ...]
+    _turn: Iterator[int] = field(default_factory=itertools.count, compare=False, repr=False)
 
     def matches(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def instances(self) -> list[str]:
+        """Every instance, starting with the one whose turn it is (round robin)."""
+        first = next(self._turn) % len(self.base_urls)
+        return [*self.base_urls[first:], *self.base_urls[:first]]
 
 
 class Upstreams:
@@ -93,9 +101,19 @@ class Upstreams:
         if self._session is not None:
             await self._session.close()
 
-    async def ping(self, base_url: str) -> None:
-        async with self.session.get(base_url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
-            r.raise_for_status()
+    async def ping(self, route: Route) -> None:
+        """Ready while one instance of the route's service answers."""
+        problems = []
+        for base_url in route.base_urls:
+            try:
+                async with self.session.get(
+                    base_url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)
+                ) as r:
+                    r.raise_for_status()
+                    return
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                problems.append(f"{base_url}: {type(exc).__name__}")
+        raise RuntimeError("; ".join(problems))
 
 
 class ProxyMiddleware:
@@ -144,19 +162,25 @@ class ProxyMiddleware:
     async def _forward(
         self, scope: Scope, send: Send, route: Route, headers: CIMultiDict[str], body: bytes
     ) -> None:
-        target = route.base_url + scope["raw_path"].decode("latin-1")
+        target = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
-        # encoded=True: forward the path byte for byte; parsing would resolve `..` segments.
-        url = URL(target, encoded=True)
         try:
-            async with self.upstreams.session.request(
-                scope["method"], url, headers=headers, data=body or None, allow_redirects=False
-            ) as response:
-                payload = await response.read()
-                # raw_headers: the service's bytes exactly, never re-encoded.
-                out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
-                await _reply(send, response.status, payload, out, content_type=None)
+            for base_url in route.instances():
+                # encoded=True: forward the path byte for byte; parsing would resolve `..` segments.
+                url = URL(base_url + target, encoded=True)
+                try:
+                    async with self.upstreams.session.request(
+                        scope["method"], url, headers=headers, data=body or None, allow_redirects=False
+                    ) as response:
+                        payload = await response.read()
+                        # raw_headers: the service's bytes exactly, never re-encoded.
+                        out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
+                        await _reply(send, response.status, payload, out, content_type=None)
+                        return
+                except aiohttp.ClientConnectorError:
+                    continue  # refused: the request never reached this instance, so the next may take it
+            raise aiohttp.ClientConnectionError("every instance refused the connection")
         except TimeoutError:
             log.warning("upstream timed out", extra={"upstream": route.service})
             await _reply(send, 504, error_body(f"The {route.service} service did not answer in time"))

@@ -603,3 +603,49 @@ async def test_a_hundred_concurrent_requests_each_get_their_own_answer(
     for name, service in services.items():
         expected = {path for _, path, _ in results if service_for(path) == name}
         assert {s.path for s in service.api_requests} == expected
+
+
+# --- several instances of a service ---------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_requests_take_turns_over_a_services_instances(services: dict[str, FakeService]) -> None:
+    second = FakeService("inventory")
+    await second.start()
+    try:
+        settings = settings_for(services)
+        settings.inventory_url = f"{services['inventory'].url},{second.url}"
+        async with running_gateway(settings) as gateway:
+            for _ in range(6):
+                assert (await gateway.get("/api/books")).status_code == 200
+        assert (len(services["inventory"].api_requests), len(second.api_requests)) == (3, 3)
+    finally:
+        await second.close()
+
+
+async def test_an_instance_that_is_down_is_skipped_even_for_a_post(services: dict[str, FakeService]) -> None:
+    settings = settings_for(services)
+    settings.sales_url = f"http://127.0.0.1:{_closed_port()},{services['sales'].url}"
+    async with running_gateway(settings) as gateway:
+        statuses = [(await gateway.post("/api/orders", json={"n": n})).status_code for n in range(4)]
+
+    assert statuses == [200] * 4
+    assert [r.body for r in services["sales"].api_requests] == [b'{"n":%d}' % n for n in range(4)]
+
+
+async def test_every_instance_down_is_503(services: dict[str, FakeService]) -> None:
+    settings = settings_for(services)
+    settings.delivery_url = f"http://127.0.0.1:{_closed_port()},http://127.0.0.1:{_closed_port()}"
+    async with running_gateway(settings) as gateway:
+        response = await gateway.get("/api/deliveries/del_1")
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "The delivery service is unavailable"
+    assert response.headers["retry-after"]
