@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PORT     ?= 8000
 DATA_DIR ?= ./data
 STORE    ?= json
+INSTANCES ?= 1
+REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: run test check lint unit integration clean
 
@@ -16,7 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed  ## start gateway + services in the foreground (Ctrl-C stops all)
-	$(PY) -m shared.launch --port $(PORT) --data-dir $(DATA_DIR) --store $(STORE)
+	$(PY) -m shared.launch --port $(PORT) --data-dir $(DATA_DIR) --store $(STORE) \
+		--instances $(INSTANCES) --redis-url $(REDIS_URL)
 
 check: $(VENV)/.installed  ## ruff + mypy (strict)
 	$(VENV)/bin/ruff check .

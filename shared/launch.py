@@ -2,7 +2,7 @@
 answers `/healthz`, and stops them all by PID on Ctrl-C or SIGTERM. `make run` and the
 integration tests both use it, so the local topology is defined here once.
 
-    python -m shared.launch --port 8000 --data-dir ./data
+    python -m shared.launch --port 8000 --data-dir ./data [--store redis --instances 2]
 """
 
 from __future__ import annotations
@@ -35,27 +35,48 @@ class ProcessSpec:
         return f"http://127.0.0.1:{self.port}"
 
 
-def local_system(port: int, data_dir: Path, store: str = "json") -> list[ProcessSpec]:
-    """The gateway on `port`, inventory, sales and delivery on the three ports after it, in start order."""
-    inventory = ProcessSpec("inventory", "inventory_service", port + 1)
-    sales = ProcessSpec("sales", "sales_service", port + 2)
-    delivery = ProcessSpec("delivery", "delivery_service", port + 3)
+def local_system(
+    port: int, data_dir: Path, store: str = "json", *, instances: int = 1, redis_url: str | None = None
+) -> list[ProcessSpec]:
+    """The gateway on `port`; inventory, sales and delivery on the three ports after it, and their
+    further instances 10, 20, ... ports above those. In start order (each after what it calls)."""
+    if instances > 1 and store != "redis":
+        raise ValueError("several instances share their data only through Redis: use --store redis")
+    services: dict[str, list[ProcessSpec]] = {}
+    for offset, (name, module, prefix) in enumerate(
+        (
+            ("inventory", "inventory_service", "INVENTORY"),
+            ("sales", "sales_service", "SALES"),
+            ("delivery", "delivery_service", "DELIVERY"),
+        ),
+        start=1,
+    ):
+        for i in range(instances):
+            spec = ProcessSpec(name if i == 0 else f"{name}-{i + 1}", module, port + offset + 10 * i)
+            spec.env |= {
+                f"{prefix}_PORT": str(spec.port),
+                f"{prefix}_DATA_DIR": str(data_dir / name),
+                f"{prefix}_STORE": store,
+            }
+            if redis_url:
+                spec.env[f"{prefix}_REDIS_URL"] = redis_url
+            services.setdefault(name, []).append(spec)
+
+    def urls(name: str) -> str:
+        return ",".join(spec.url for spec in services[name])
+
+    for spec in services["sales"]:
+        spec.env["SALES_INVENTORY_URL"] = urls("inventory")
+    for spec in services["delivery"]:
+        spec.env["DELIVERY_SALES_URL"] = urls("sales")
     gateway = ProcessSpec("gateway", "gateway", port)
-    for spec, prefix in ((inventory, "INVENTORY"), (sales, "SALES"), (delivery, "DELIVERY")):
-        spec.env |= {
-            f"{prefix}_PORT": str(spec.port),
-            f"{prefix}_DATA_DIR": str(data_dir / spec.name),
-            f"{prefix}_STORE": store,
-        }
-    sales.env["SALES_INVENTORY_URL"] = inventory.url
-    delivery.env["DELIVERY_SALES_URL"] = sales.url
     gateway.env |= {
         "GATEWAY_PORT": str(gateway.port),
-        "GATEWAY_INVENTORY_URL": inventory.url,
-        "GATEWAY_SALES_URL": sales.url,
-        "GATEWAY_DELIVERY_URL": delivery.url,
+        "GATEWAY_INVENTORY_URL": urls("inventory"),
+        "GATEWAY_SALES_URL": urls("sales"),
+        "GATEWAY_DELIVERY_URL": urls("delivery"),
     }
-    return [inventory, sales, delivery, gateway]
+    return [*services["inventory"], *services["sales"], *services["delivery"], gateway]
 
 
 def start(
@@ -99,8 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "data")))
-    parser.add_argument("--store", default=os.environ.get("STORE", "json"))
+    parser.add_argument(
+        "--store", default=os.environ.get("STORE", "json"), choices=["json", "memory", "redis"]
+    )
+    parser.add_argument("--instances", type=int, default=int(os.environ.get("INSTANCES", 1)))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args(argv)
+    try:
+        specs = local_system(
+            args.port, args.data_dir.resolve(), args.store, instances=args.instances, redis_url=args.redis_url
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
 
     running: list[subprocess.Popen[bytes]] = []
     stopping = False
@@ -112,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        for spec in local_system(args.port, args.data_dir.resolve(), args.store):
+        for spec in specs:
             process = start(spec)
             running.append(process)
             wait_healthy(spec, process)
         print(
+            "\n".join(f"  {spec.name:<12} {spec.url}" for spec in specs) + "\n"
             f"\nBookstore ready at http://127.0.0.1:{args.port}/api/books  (docs: /docs)\n"
             f"Development token: Authorization: Bearer {DEV_TOKEN}\nCtrl-C stops everything.\n",
             flush=True,

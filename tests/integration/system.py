@@ -41,11 +41,20 @@ def free_port_block(size: int = 4) -> int:
 class LocalSystem:
     """Gateway, inventory, sales and delivery processes; each can be killed, frozen and restarted."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None, store: str = "json") -> None:
+    def __init__(
+        self,
+        root: Path,
+        env: dict[str, str] | None = None,
+        store: str = "json",
+        *,
+        instances: int = 1,
+        redis_url: str | None = None,
+    ) -> None:
         self.root = root
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
-        self.port = free_port_block()
-        self.specs = {s.name: s for s in local_system(self.port, root / "data", store)}
+        self.port = free_port_block(4 + 10 * (instances - 1))
+        specs = local_system(self.port, root / "data", store, instances=instances, redis_url=redis_url)
+        self.specs = {s.name: s for s in specs}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
