@@ -1,9 +1,10 @@
-"""How routes reach inventory's wiring (built in `app.create_app`'s lifespan)."""
+"""How routes reach inventory's wiring (built in `app.create_app`'s lifespan) and read the catalog filters."""
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from inventory_service.domain import BookQuery
 from inventory_service.settings import InventorySettings
 from inventory_service.store import InventoryStore
 
@@ -18,5 +19,18 @@ def _settings(request: Request) -> InventorySettings:
     return settings
 
 
+def _book_query(
+    q: Annotated[
+        str | None, Query(max_length=300, description="Part of the title or author, any case")
+    ] = None,
+    author: Annotated[
+        str | None, Query(max_length=300, description="The author's exact name, any case")
+    ] = None,
+    in_stock: Annotated[bool | None, Query(description="true: stock above 0; false: sold out")] = None,
+) -> BookQuery:
+    return BookQuery(q, author, in_stock)
+
+
 Store = Annotated[InventoryStore, Depends(_store)]
 Settings = Annotated[InventorySettings, Depends(_settings)]
+Filters = Annotated[BookQuery, Depends(_book_query)]

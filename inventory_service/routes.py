@@ -2,24 +2,89 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from inventory_service import services
-from inventory_service.deps import Settings, Store
-from inventory_service.schemas import BookOut, HoldIn, ReservationOut
+from inventory_service.deps import Filters, Settings, Store
+from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, ReservationOut, StockIn
+from shared.schemas import error_responses
+from shared.web import Admin, Caller, Paging, Staff, page_headers
 
 books = APIRouter(prefix="/api/books", tags=["books"])
 internal = APIRouter(prefix="/internal/reservations", tags=["internal"], include_in_schema=False)
 
-
-@books.get("")
-async def list_books(store: Store) -> dict[str, BookOut]:
-    return {book.id: BookOut.of(book) for book in await services.list_books(store)}
+NOT_STAFF = "The caller is not staff"
 
 
-@books.get("/{book_id}")
-async def get_book(book_id: str, store: Store) -> BookOut:
+@books.get(
+    "", summary="List the catalog", responses=error_responses({400: "Invalid filter, limit or cursor"})
+)
+async def list_books(
+    _: Caller, store: Store, filters: Filters, paging: Paging, request: Request, response: Response
+) -> dict[str, BookOut]:
+    """Books keyed by id in catalog order (the order they were added); follow `Link` for more."""
+    page = await services.list_books(store, filters, after=paging.after, limit=paging.limit)
+    page_headers(request, response, page)
+    return {book.id: BookOut.of(book) for book in page.items}
+
+
+@books.get("/{book_id}", summary="Get a book", responses=error_responses({404: "No such book"}))
+async def get_book(book_id: str, _: Caller, store: Store) -> BookOut:
+    """The book with this catalog id."""
     return BookOut.of(await services.get_book(store, book_id))
+
+
+@books.post(
+    "",
+    status_code=201,
+    summary="Add a book",
+    responses=error_responses(
+        {400: "Invalid book (details per field)", 403: NOT_STAFF, 409: "The id or the ISBN is taken"}
+    ),
+)
+async def add_book(body: BookIn, _: Staff, store: Store, response: Response) -> BookOut:
+    """Adds the book at the end of the catalog; without `id` it gets a fresh numeric one.
+    An ISBN-10 and the ISBN-13 it becomes count as the same ISBN."""
+    book = await services.add_book(store, body.new_book())
+    response.headers["Location"] = f"/api/books/{book.id}"
+    return BookOut.of(book)
+
+
+@books.patch(
+    "/{book_id}",
+    summary="Edit a book",
+    responses=error_responses(
+        {400: "Invalid or no field to change", 403: NOT_STAFF, 404: "No such book", 409: "The ISBN is taken"}
+    ),
+)
+async def edit_book(book_id: str, body: BookPatch, _: Staff, store: Store) -> BookOut:
+    """Changes any of title, author, price and isbn; stock changes go through `/stock`."""
+    return BookOut.of(await services.edit_book(store, book_id, body.changes()))
+
+
+@books.post(
+    "/{book_id}/stock",
+    summary="Add or remove stock",
+    responses=error_responses(
+        {400: "Invalid delta", 403: NOT_STAFF, 404: "No such book", 409: "Not enough stock to remove"}
+    ),
+)
+async def change_stock(book_id: str, body: StockIn, _: Staff, store: Store) -> BookOut:
+    """Adds `delta` units (negative: removes them, down to 0) in one step with concurrent orders."""
+    return BookOut.of(await services.change_stock(store, book_id, body.delta))
+
+
+@books.delete(
+    "/{book_id}",
+    status_code=204,
+    summary="Remove a book",
+    responses=error_responses(
+        {403: "The caller is not an admin", 404: "No such book", 409: "Units are held for an order"}
+    ),
+)
+async def remove_book(book_id: str, _: Admin, store: Store) -> None:
+    """Removes the book from the catalog; refused while an order in progress holds units of it."""
+    await services.remove_book(store, book_id)
 
 
 @internal.post("", status_code=201)
@@ -45,3 +110,8 @@ async def commit(order_id: str, store: Store) -> ReservationOut:
 @internal.post("/{order_id}/release")
 async def release(order_id: str, store: Store) -> ReservationOut:
     return ReservationOut.of(await services.release_reservation(store, order_id))
+
+
+@internal.post("/{order_id}/return")
+async def return_units(order_id: str, store: Store) -> ReservationOut:
+    return ReservationOut.of(await services.return_reservation(store, order_id))

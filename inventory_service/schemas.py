@@ -3,12 +3,69 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
-from inventory_service.domain import Book, Reservation
+from inventory_service.domain import Book, BookChanges, NewBook, Reservation, normalize_isbn
 from shared.schemas import Money
+
+MAX_STOCK = 1_000_000_000
+EXAMPLE: dict[str, Any] = {
+    "title": "Brave New World",
+    "author": "Aldous Huxley",
+    "price": 14.5,
+    "stock": 20,
+    "isbn": "978-0-06-085052-4",
+}
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):  # "15.99" in quotes is a string, not the JSON number money is
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _isbn(value: str) -> str:
+    isbn = normalize_isbn(value)
+    if isbn is None:
+        raise ValueError("not a valid ISBN-10 or ISBN-13 (check digit)")
+    return isbn
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+MAX_PRICE = 1_000_000
+Price = Annotated[
+    Money,
+    BeforeValidator(_number),
+    Field(gt=0, le=MAX_PRICE),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_PRICE,
+            "multipleOf": 0.01,
+            "examples": [15.99],
+        }
+    ),
+]
+Isbn = Annotated[
+    str,
+    Field(max_length=32, description="ISBN-10 or ISBN-13; hyphens and spaces are dropped"),
+    AfterValidator(_isbn),
+]
+BookId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class BookOut(BaseModel):
@@ -29,6 +86,61 @@ class BookOut(BaseModel):
             stock=book.stock,
             isbn=book.isbn,
         )
+
+
+class BookIn(BaseModel):
+    """A new book; without `id` it gets the next free generated one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [EXAMPLE, {**EXAMPLE, "id": "brave-new-world", "isbn": "0060850523"}]},
+    )
+
+    id: Annotated[BookId | None, Field(description="1-64 letters, digits, `_` or `-`")] = None
+    title: Text
+    author: Text
+    price: Price
+    stock: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+    isbn: Isbn
+
+    def new_book(self) -> NewBook:
+        return NewBook(self.id, self.title, self.author, self.price, self.stock, self.isbn)
+
+
+class BookPatch(BaseModel):
+    """The fields to change; at least one. Stock changes go through `POST /api/books/{id}/stock`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [{"price": 13.49}, {"title": "Nineteen Eighty-Four"}],
+        },
+    )
+
+    # Left out means unchanged; an explicit null is refused, so the schema does not offer it.
+    title: Text | SkipJsonSchema[None] = None
+    author: Text | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
+    isbn: Isbn | SkipJsonSchema[None] = None
+
+    @field_validator("title", "author", "price", "isbn", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:  # only fields that were sent get here
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
+
+    def changes(self) -> BookChanges:
+        return BookChanges(self.title, self.author, self.price, self.isbn)
+
+
+class StockIn(BaseModel):
+    """How many units to add (or, negative, remove)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"delta": 10}, {"delta": -5}]})
+
+    delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)]
 
 
 class HoldLineIn(BaseModel):

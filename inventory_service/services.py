@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from inventory_service.domain import Book, BookNotFound, Reservation, ReservationNotFound
+from inventory_service.domain import (
+    Book,
+    BookChanges,
+    BookNotFound,
+    BookQuery,
+    NewBook,
+    NothingToChange,
+    Reservation,
+    ReservationNotFound,
+)
 from inventory_service.store import InventoryStore
+from shared.paging import Page
 
 
 async def get_book(store: InventoryStore, book_id: str) -> Book:
@@ -15,8 +25,26 @@ async def get_book(store: InventoryStore, book_id: str) -> Book:
     return book
 
 
-async def list_books(store: InventoryStore) -> list[Book]:
-    return await store.list_books()
+async def list_books(store: InventoryStore, query: BookQuery, *, after: int | None, limit: int) -> Page[Book]:
+    return await store.list_books(query, after=after, limit=limit)
+
+
+async def add_book(store: InventoryStore, new: NewBook) -> Book:
+    return await store.add_book(new)
+
+
+async def edit_book(store: InventoryStore, book_id: str, changes: BookChanges) -> Book:
+    if not changes:
+        raise NothingToChange()
+    return await store.update_book(book_id, changes)
+
+
+async def change_stock(store: InventoryStore, book_id: str, delta: int) -> Book:
+    return await store.adjust_stock(book_id, delta)
+
+
+async def remove_book(store: InventoryStore, book_id: str) -> None:
+    await store.delete_book(book_id)
 
 
 async def reserve_stock(
@@ -32,6 +60,11 @@ async def commit_reservation(store: InventoryStore, order_id: str) -> Reservatio
 
 async def release_reservation(store: InventoryStore, order_id: str) -> Reservation:
     return await store.release(order_id)
+
+
+async def return_reservation(store: InventoryStore, order_id: str) -> Reservation:
+    """Put a cancelled order's sold units back in stock."""
+    return await store.return_units(order_id)
 
 
 async def get_reservation(store: InventoryStore, order_id: str) -> Reservation:

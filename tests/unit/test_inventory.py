@@ -27,6 +27,8 @@ from shared.store import Tables
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 FULL_STOCK = {"123": 50, "456": 30, "789": 25}
+# What the gateway sends after resolving a token (the development token is an admin).
+ADMIN = {"x-principal-subject": "staff_1", "x-principal-roles": "admin"}
 
 # The contract's default catalog: id, title, author, price, stock, isbn.
 CONTRACT_ROWS = [
@@ -62,7 +64,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def stock(store: TablesInventoryStore) -> dict[str, int]:
-    return {book.id: book.stock for book in await store.list_books()}
+    return {book.id: book.stock for book in (await store.list_books()).items}
 
 
 async def statuses(store: TablesInventoryStore, *order_ids: str) -> dict[str, str | None]:
@@ -73,7 +75,7 @@ async def statuses(store: TablesInventoryStore, *order_ids: str) -> dict[str, st
 
 
 async def test_the_default_catalog_is_exactly_the_three_contract_books(store: TablesInventoryStore) -> None:
-    assert await store.list_books() == CONTRACT_BOOKS
+    assert (await store.list_books()).items == CONTRACT_BOOKS
     assert await store.get_book("456") == CONTRACT_BOOKS[1]
     assert await store.get_book("999") is None
 
@@ -172,6 +174,63 @@ async def test_settling_an_unknown_order_is_not_found(store: TablesInventoryStor
     assert await stock(store) == FULL_STOCK
 
 
+async def test_returning_a_committed_hold_puts_its_units_back_once(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
+    await store.commit("order_1")
+
+    returned = await store.return_units("order_1")
+    again = await store.return_units("order_1")
+
+    assert returned.status == "returned"
+    assert again == returned == await store.get_reservation("order_1")
+    assert returned.quantities() == {"123": 2, "789": 5}
+    assert await stock(store) == FULL_STOCK
+
+
+async def test_returning_skips_books_removed_since_the_sale(store: TablesInventoryStore) -> None:
+    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
+    await store.commit("order_1")
+    await store.delete_book("789")
+
+    returned = await store.return_units("order_1")
+
+    assert returned.status == "returned"
+    assert await stock(store) == {"123": 50, "456": 30}
+
+
+@pytest.mark.parametrize("settle", [None, "release"], ids=["held", "released"])
+async def test_only_a_committed_hold_can_be_returned(store: TablesInventoryStore, settle: str | None) -> None:
+    await store.hold("order_1", {"123": 2}, LATER)
+    if settle:
+        await getattr(store, settle)("order_1")
+    before = await store.get_reservation("order_1")
+    stock_before = await stock(store)
+
+    with pytest.raises(ReservationConflict) as refused:
+        await store.return_units("order_1")
+
+    assert refused.value.status == 409
+    assert await store.get_reservation("order_1") == before
+    assert await stock(store) == stock_before
+
+
+@pytest.mark.parametrize("then", ["commit", "release"])
+async def test_a_returned_hold_cannot_be_settled_again(store: TablesInventoryStore, then: str) -> None:
+    await store.hold("order_1", {"123": 2}, LATER)
+    await store.commit("order_1")
+    await store.return_units("order_1")
+
+    with pytest.raises(ReservationConflict):
+        await getattr(store, then)("order_1")
+
+    assert await stock(store) == FULL_STOCK
+
+
+async def test_returning_an_unknown_order_is_not_found(store: TablesInventoryStore) -> None:
+    with pytest.raises(ReservationNotFound):
+        await store.return_units("order_404")
+
+
 async def test_expiry_releases_only_the_holds_whose_time_is_up(store: TablesInventoryStore) -> None:
     await store.hold("overdue", {"123": 1}, NOW - timedelta(seconds=1))
     await store.hold("due_now", {"456": 2}, NOW)
@@ -239,7 +298,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(InventorySettings(store="memory"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://inventory", headers=ADMIN) as c:
             yield c
 
 
@@ -327,6 +386,24 @@ async def test_http_commit_and_release_follow_the_hold_rules(client: httpx.Async
     assert_envelope(await client.post("/internal/reservations/nobody/release"), 404)
     assert (await client.get("/internal/reservations/sold")).json()["status"] == "committed"
     assert await http_stock(client) == {**FULL_STOCK, "123": 48}
+
+
+async def test_http_return_of_a_sold_order_restocks_once_and_refuses_a_mere_hold(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/internal/reservations", json=hold_body({"123": 2}, "sold"))
+    await client.post("/internal/reservations/sold/commit")
+    await client.post("/internal/reservations", json=hold_body({"456": 3}, "held"))
+
+    returned = await client.post("/internal/reservations/sold/return")
+    again = await client.post("/internal/reservations/sold/return")
+
+    assert (returned.status_code, again.status_code) == (200, 200)
+    assert returned.json()["status"] == "returned"
+    assert again.json() == returned.json()
+    assert_envelope(await client.post("/internal/reservations/held/return"), 409)
+    assert_envelope(await client.post("/internal/reservations/nobody/return"), 404)
+    assert await http_stock(client) == {**FULL_STOCK, "456": 27}
 
 
 def with_quantity(quantity: Any) -> dict[str, Any]:
