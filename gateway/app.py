@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
-from gateway.auth import TokenAuthenticator
+from gateway.auth import authenticator_from
 from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware, Route, Upstreams
 from gateway.settings import GatewaySettings
@@ -24,8 +25,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         Route("/api/deliveries", "delivery", tuple(base_urls(settings.delivery_url))),
     ]
     upstreams = Upstreams(settings.connect_timeout, settings.request_timeout)
-    auth = (
-        TokenAuthenticator.development(settings.dev_token) if settings.dev_token else TokenAuthenticator({})
+    auth = authenticator_from(
+        tokens_file=settings.tokens_file,
+        dev_token=settings.dev_token,
+        jwt_secret=settings.jwt_secret,
+        jwt_public_key=settings.jwt_public_key,
+        jwt_audience=settings.jwt_audience,
+        jwt_issuer=settings.jwt_issuer,
+        jwt_roles_claim=settings.jwt_roles_claim,
     )
 
     @asynccontextmanager
@@ -39,18 +46,43 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await upstreams.close()
 
     proxy = Middleware(
-        ProxyMiddleware, routes=routes, upstreams=upstreams, auth=auth, max_body_bytes=settings.max_body_bytes
+        ProxyMiddleware,
+        routes=routes,
+        upstreams=upstreams,
+        auth=auth,
+        max_body_bytes=settings.max_body_bytes,
+        internal_secret=settings.internal_secret,
+    )
+    cors = (
+        [
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                expose_headers=[
+                    "X-Request-ID",
+                    "X-Total-Count",
+                    "Link",
+                    "Retry-After",
+                    "Idempotent-Replayed",
+                ],
+            )
+        ]
+        if settings.cors_origins
+        else []
     )
     # FastAPI's own docs would describe only the gateway's routes and load Swagger UI from a CDN.
     app = create_service_app(
         title="Bookstore API",
         lifespan=lifespan,
         routers=[router],
-        middleware=[proxy],
+        middleware=[*cors, proxy],
+        internal=False,  # the public door: it signs what it forwards, it does not check signatures
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.docs = PublicDocs(routes, upstreams, api_version())
+    app.state.docs = PublicDocs(routes, upstreams, api_version(), settings.internal_secret)
     app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
     return app

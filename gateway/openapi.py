@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from gateway.proxy import Route, Upstreams
+from shared import internal
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import ServiceUnavailable
 from shared.schemas import ErrorBody
@@ -194,10 +195,13 @@ def _error_response(responses: dict[str, Any], status: str, description: str, he
 class PublicDocs:
     """The merged document, fetched from the services on first use and cached once complete."""
 
-    def __init__(self, routes: Sequence[Route], upstreams: Upstreams, version: str) -> None:
+    def __init__(
+        self, routes: Sequence[Route], upstreams: Upstreams, version: str, internal_secret: str | None = None
+    ) -> None:
         self._routes = routes
         self._upstreams = upstreams
         self._version = version
+        self._secret = internal_secret
         self._body: bytes | None = None
         self._lock = asyncio.Lock()
 
@@ -221,6 +225,8 @@ class PublicDocs:
     async def _fetch(self, route: Route) -> dict[str, Any] | None:
         # identity: the shared session does not decompress, it forwards bytes as they came.
         headers = {"Accept-Encoding": "identity", REQUEST_ID_HEADER: request_id_var.get() or ""}
+        if self._secret:
+            headers[internal.HEADER] = internal.sign(self._secret, "GET", "/openapi.json")
         try:
             async with self._upstreams.session.get(
                 route.instances()[0] + "/openapi.json", headers=headers, timeout=FETCH_TIMEOUT

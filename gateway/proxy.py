@@ -18,9 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
 from gateway.auth import TokenAuthenticator
+from shared import internal
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import error_body
-from shared.principal import TRUSTED_PREFIXES, Principal
+from shared.principal import ROLES_HEADER, SUBJECT_HEADER, TRUSTED_PREFIXES, Principal
 
 log = logging.getLogger("gateway.proxy")
 
@@ -127,12 +128,14 @@ class ProxyMiddleware:
         upstreams: Upstreams,
         auth: TokenAuthenticator,
         max_body_bytes: int,
+        internal_secret: str | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
         self.upstreams = upstreams
         self.auth = auth
         self.max_body_bytes = max_body_bytes
+        self.internal_secret = internal_secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -157,6 +160,15 @@ class ProxyMiddleware:
         if headers is None:
             await _reply(send, 400, error_body("Request headers must be UTF-8 without control characters"))
             return
+        if self.internal_secret:
+            principal_headers = principal.headers()
+            headers[internal.HEADER] = internal.sign(
+                self.internal_secret,
+                scope["method"],
+                scope["raw_path"].decode("latin-1"),
+                principal_headers[SUBJECT_HEADER],
+                principal_headers[ROLES_HEADER],
+            )
         await self._forward(scope, send, route, headers, body)
 
     async def _forward(

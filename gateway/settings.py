@@ -1,12 +1,17 @@
-"""Gateway settings, read from GATEWAY_* environment variables."""
+"""Gateway settings, read from GATEWAY_* environment variables (and TOKENS_FILE)."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
-    """Where each service answers, and the limits on what a client may send."""
+    """Where each service answers, who may call, and the limits on what a client may send."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
 
@@ -15,5 +20,15 @@ class GatewaySettings(ServiceSettings):
     sales_url: str = "http://127.0.0.1:8002"
     delivery_url: str = "http://127.0.0.1:8003"
     max_body_bytes: int = 1_048_576
-    # Until deployments configure their own tokens, `my_secure_token` is an admin.
+    # Who may call: a tokens file and/or JWTs. With neither, `dev_token` is an admin (development).
+    tokens_file: Path | None = Field(
+        None, validation_alias=AliasChoices("TOKENS_FILE", "GATEWAY_TOKENS_FILE")
+    )
     dev_token: str | None = "my_secure_token"
+    jwt_secret: str | None = None  # HS256
+    jwt_public_key: str | None = None  # RS256: the PEM text, or the path of a PEM file
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_roles_claim: str = "roles"
+    # Browsers from these origins may call the API (CORS); none by default.
+    cors_origins: list[str] = Field(default_factory=list)

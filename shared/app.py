@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from shared.errors import AppError, error_body
+from shared.internal import InternalAuthMiddleware
 from shared.middleware import RequestContextMiddleware
 
 log = logging.getLogger("shared.app")
@@ -114,17 +115,21 @@ def create_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     middleware: Sequence[Middleware] = (),
+    internal: bool = True,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the house conventions; the lifespan wires stores, clients and readiness.
 
-    `middleware` runs inside the request-id middleware, so it sees the request's id.
+    `middleware` runs inside the request-id middleware, so it sees the request's id. An `internal`
+    app (every service; not the gateway) answers only calls signed with the internal secret.
     """
     app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
     app.state.readiness = {}
     install_error_handlers(app)
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    if internal:
+        app.add_middleware(InternalAuthMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health)
     for router in routers:

@@ -4,13 +4,15 @@ with transport errors mapped to the contract's 503/504."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
+from shared import internal
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import ServiceUnavailable, UpstreamTimeout
+from shared.principal import ROLES_HEADER, SUBJECT_HEADER
 from shared.settings import ServiceSettings
 
 
@@ -28,15 +30,33 @@ def base_urls(setting: str) -> list[str]:
     return urls
 
 
+def _signer(secret: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    async def sign_request(request: httpx.Request) -> None:
+        path = request.url.raw_path.split(b"?", 1)[0].decode("latin-1")
+        request.headers[internal.HEADER] = internal.sign(
+            secret,
+            request.method,
+            path,
+            request.headers.get(SUBJECT_HEADER, ""),
+            request.headers.get(ROLES_HEADER, ""),
+        )
+
+    return sign_request
+
+
 def make_client(base_url: str, settings: ServiceSettings) -> httpx.AsyncClient:
-    """A client for one upstream instance; it carries the current request id on every call."""
+    """A client for one upstream instance; it carries the current request id on every call, and
+    the internal signature when a secret is configured."""
+    hooks: list[Callable[[httpx.Request], Awaitable[None]]] = [_stamp_request_id]
+    if settings.internal_secret:
+        hooks.append(_signer(settings.internal_secret))
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout),
         # Shorter than the services' keep-alive (75 s), so a pooled connection is never reused
         # just as the server closes it.
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30),
-        event_hooks={"request": [_stamp_request_id]},
+        event_hooks={"request": hooks},
     )
 
 

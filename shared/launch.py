@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -36,10 +37,19 @@ class ProcessSpec:
 
 
 def local_system(
-    port: int, data_dir: Path, store: str = "json", *, instances: int = 1, redis_url: str | None = None
+    port: int,
+    data_dir: Path,
+    store: str = "json",
+    *,
+    instances: int = 1,
+    redis_url: str | None = None,
+    internal_secret: str | None = None,
 ) -> list[ProcessSpec]:
     """The gateway on `port`; inventory, sales and delivery on the three ports after it, and their
-    further instances 10, 20, ... ports above those. In start order (each after what it calls)."""
+    further instances 10, 20, ... ports above those. In start order (each after what it calls).
+    Every process gets the same internal secret (a fresh one unless given), so the services answer
+    only the gateway and each other."""
+    secret = internal_secret or secrets.token_hex(32)
     if instances > 1 and store != "redis":
         raise ValueError("several instances share their data only through Redis: use --store redis")
     services: dict[str, list[ProcessSpec]] = {}
@@ -76,7 +86,10 @@ def local_system(
         "GATEWAY_SALES_URL": urls("sales"),
         "GATEWAY_DELIVERY_URL": urls("delivery"),
     }
-    return [*services["inventory"], *services["sales"], *services["delivery"], gateway]
+    everything = [*services["inventory"], *services["sales"], *services["delivery"], gateway]
+    for spec in everything:
+        spec.env["INTERNAL_SECRET"] = secret
+    return everything
 
 
 def start(
@@ -128,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         specs = local_system(
-            args.port, args.data_dir.resolve(), args.store, instances=args.instances, redis_url=args.redis_url
+            args.port,
+            args.data_dir.resolve(),
+            args.store,
+            instances=args.instances,
+            redis_url=args.redis_url,
+            internal_secret=os.environ.get("INTERNAL_SECRET"),
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings
 
 
@@ -24,3 +25,6 @@ class ServiceSettings(BaseSettings):
     fsync: bool = False
     connect_timeout: float = 1.0
     request_timeout: float = 5.0
+    # One secret shared by the gateway and every service (INTERNAL_SECRET): calls between them carry
+    # an HMAC with it, and a service refuses any other. Unset, a service trusts its network (dev).
+    internal_secret: str | None = Field(None, validation_alias=AliasChoices("INTERNAL_SECRET"))

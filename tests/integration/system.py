@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
+from shared import internal
 from shared.launch import DEV_TOKEN, ProcessSpec, local_system, start, stop, wait_healthy
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
@@ -64,6 +65,11 @@ class LocalSystem:
 
     def service_url(self, name: str) -> str:
         return self.specs[name].url
+
+    def signed(self, method: str, path: str) -> dict[str, str]:
+        """The internal signature a call straight to a service needs, as the gateway would send it."""
+        secret = self.specs["gateway"].env["INTERNAL_SECRET"]
+        return {internal.HEADER: internal.sign(secret, method, path)}
 
     def start(self, name: str | None = None) -> None:
         for spec in self.specs.values() if name is None else [self.specs[name]]:

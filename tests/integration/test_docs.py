@@ -34,7 +34,11 @@ async def test_the_description_needs_no_token_and_holds_every_operation_the_serv
     async with httpx.AsyncClient(timeout=30) as anonymous:
         response = await anonymous.get(system.url + "/openapi.json")
         own = {
-            name: (await anonymous.get(system.service_url(name) + "/openapi.json")).json()
+            name: (
+                await anonymous.get(
+                    system.service_url(name) + "/openapi.json", headers=system.signed("GET", "/openapi.json")
+                )
+            ).json()
             for name in PREFIXES
         }
 
