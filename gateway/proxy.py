@@ -24,6 +24,10 @@ from shared.errors import error_body
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER, TRUSTED_PREFIXES, Principal
 
 log = logging.getLogger("gateway.proxy")
+# One line per state-changing request, with who did it: catalog and stock changes, deletes,
+# delivery moves and cancellations among them. Never a token or an Authorization header.
+audit = logging.getLogger("audit")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself.
 _DROP_REQUEST = {
@@ -142,6 +146,10 @@ class ProxyMiddleware:
         if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
             await self.app(scope, receive, send)
             return
+        too_big = _oversized(scope)
+        if too_big is not None:
+            await _reply(send, too_big[0], error_body(too_big[1]))
+            return
         raw_auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         principal = self.auth.authenticate(raw_auth.decode("latin-1"))
         if principal is None:
@@ -169,11 +177,23 @@ class ProxyMiddleware:
                 principal_headers[SUBJECT_HEADER],
                 principal_headers[ROLES_HEADER],
             )
-        await self._forward(scope, send, route, headers, body)
+        status = await self._forward(scope, send, route, headers, body)
+        if scope["method"] not in _READS:
+            audit.info(
+                "privileged action" if principal.has_role("staff") else "action",
+                extra={
+                    "subject": principal.subject,
+                    "roles": sorted(principal.roles),
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                },
+            )
 
     async def _forward(
         self, scope: Scope, send: Send, route: Route, headers: CIMultiDict[str], body: bytes
-    ) -> None:
+    ) -> int:
+        """Forward to the first instance that takes the connection; the status answered."""
         target = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
@@ -189,18 +209,20 @@ class ProxyMiddleware:
                         # raw_headers: the service's bytes exactly, never re-encoded.
                         out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
                         await _reply(send, response.status, payload, out, content_type=None)
-                        return
+                        return response.status
                 except aiohttp.ClientConnectorError:
                     continue  # refused: the request never reached this instance, so the next may take it
             raise aiohttp.ClientConnectionError("every instance refused the connection")
         except TimeoutError:
             log.warning("upstream timed out", extra={"upstream": route.service})
             await _reply(send, 504, error_body(f"The {route.service} service did not answer in time"))
+            return 504
         except aiohttp.ClientError as exc:
             log.warning("upstream unavailable", extra={"upstream": route.service, "error": repr(exc)})
             await _reply(
                 send, 503, error_body(f"The {route.service} service is unavailable"), [(b"retry-after", b"1")]
             )
+            return 503
 
 
 def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | None:
@@ -226,6 +248,19 @@ def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | 
         prior = next((v for k, v in incoming if k == "x-forwarded-for"), None)
         forward["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
     return forward
+
+
+MAX_URL_BYTES = 8192
+MAX_HEADER_BYTES = 16384
+
+
+def _oversized(scope: Scope) -> tuple[int, str] | None:
+    """414 or 431 for what no service should be asked to parse (nginx's defaults, in the envelope)."""
+    if len(scope["raw_path"]) + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
+        return 414, "URL too long"
+    if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+        return 431, "Request headers too large"
+    return None
 
 
 def _has_dot_segment(path: str) -> bool:

@@ -14,6 +14,8 @@ from shared.errors import error_body
 access_log = logging.getLogger("access")
 log = logging.getLogger("shared.middleware")
 _HEADER = REQUEST_ID_HEADER.encode()
+_NOSNIFF = (b"x-content-type-options", b"nosniff")  # JSON is never to be sniffed into HTML
+_OURS = {_HEADER, _NOSNIFF[0]}
 
 
 class RequestContextMiddleware:
@@ -37,8 +39,8 @@ class RequestContextMiddleware:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
-                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER]
-                headers.append((_HEADER, request_id.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k not in _OURS]
+                headers += [(_HEADER, request_id.encode()), _NOSNIFF]
                 message["headers"] = headers
             await send(message)
 
