@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from gateway.auth import authenticator_from
+from gateway.guard import Guard
 from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware, Route, Upstreams
 from gateway.settings import GatewaySettings
@@ -44,12 +45,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await upstreams.close()
+            await guard.close()
 
+    guard = Guard.from_settings(
+        per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        failures_per_second=settings.auth_failures_per_second,
+        failures_burst=settings.auth_failures_burst,
+        redis_url=settings.rate_limit_redis_url,
+        trusted_proxies=settings.trusted_proxies,
+    )
     proxy = Middleware(
         ProxyMiddleware,
         routes=routes,
         upstreams=upstreams,
         auth=auth,
+        guard=guard,
         max_body_bytes=settings.max_body_bytes,
         internal_secret=settings.internal_secret,
     )

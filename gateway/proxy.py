@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
+from gateway import ratelimit
 from gateway.auth import TokenAuthenticator
+from gateway.guard import Guard
 from shared import internal
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import error_body
@@ -131,6 +134,7 @@ class ProxyMiddleware:
         routes: list[Route],
         upstreams: Upstreams,
         auth: TokenAuthenticator,
+        guard: Guard,
         max_body_bytes: int,
         internal_secret: str | None = None,
     ) -> None:
@@ -138,6 +142,7 @@ class ProxyMiddleware:
         self.routes = routes
         self.upstreams = upstreams
         self.auth = auth
+        self.guard = guard
         self.max_body_bytes = max_body_bytes
         self.internal_secret = internal_secret
 
@@ -150,12 +155,26 @@ class ProxyMiddleware:
         if too_big is not None:
             await _reply(send, too_big[0], error_body(too_big[1]))
             return
+        address = self.guard.client_address(scope)
+        wait = self.guard.blocked_for(address)
+        if wait > 0:
+            await _too_many(send, math.ceil(wait), "Too many failed authentications")
+            return
         raw_auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         principal = self.auth.authenticate(raw_auth.decode("latin-1"))
         if principal is None:
+            failure = await self.guard.failed(address)
+            if not failure.allowed:
+                await _too_many(send, math.ceil(failure.retry_after), "Too many failed authentications")
+                return
             await _reply(send, 401, error_body("Unauthorized"), [(b"www-authenticate", b"Bearer")])
             return
         scope.setdefault("state", {})["subject"] = principal.subject
+        decision = await self.guard.take(principal.subject)
+        limits = ratelimit.headers(decision) if decision is not None else []
+        if decision is not None and not decision.allowed:
+            await _reply(send, 429, error_body("Too many requests"), limits)
+            return
         route = next((r for r in self.routes if r.matches(path)), None)
         if route is None or _has_dot_segment(path):
             await _reply(send, 404, error_body("Not found"))
@@ -177,7 +196,7 @@ class ProxyMiddleware:
                 principal_headers[SUBJECT_HEADER],
                 principal_headers[ROLES_HEADER],
             )
-        status = await self._forward(scope, send, route, headers, body)
+        status = await self._forward(scope, send, route, headers, body, limits)
         if scope["method"] not in _READS:
             audit.info(
                 "privileged action" if principal.has_role("staff") else "action",
@@ -191,7 +210,13 @@ class ProxyMiddleware:
             )
 
     async def _forward(
-        self, scope: Scope, send: Send, route: Route, headers: CIMultiDict[str], body: bytes
+        self,
+        scope: Scope,
+        send: Send,
+        route: Route,
+        headers: CIMultiDict[str],
+        body: bytes,
+        limits: list[tuple[bytes, bytes]],
     ) -> int:
         """Forward to the first instance that takes the connection; the status answered."""
         target = scope["raw_path"].decode("latin-1")
@@ -208,6 +233,7 @@ class ProxyMiddleware:
                         payload = await response.read()
                         # raw_headers: the service's bytes exactly, never re-encoded.
                         out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
+                        out += limits
                         await _reply(send, response.status, payload, out, content_type=None)
                         return response.status
                 except aiohttp.ClientConnectorError:
@@ -266,6 +292,10 @@ def _oversized(scope: Scope) -> tuple[int, str] | None:
 def _has_dot_segment(path: str) -> bool:
     """`.` or `..` in the (decoded) path: never forwarded, so no path can climb out of its service."""
     return any(segment in (".", "..") for segment in path.split("/"))
+
+
+async def _too_many(send: Send, retry_after: int, message: str) -> None:
+    await _reply(send, 429, error_body(message), [(b"retry-after", str(max(retry_after, 1)).encode())])
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

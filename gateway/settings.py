@@ -30,5 +30,15 @@ class GatewaySettings(ServiceSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_roles_claim: str = "roles"
+    # Requests per second (sustained) and burst per principal; 0 turns the limit off.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+    # Failed authentications per second and burst per client address, to slow token guessing.
+    auth_failures_per_second: float = 0.5
+    auth_failures_burst: int = 10
+    # Share the buckets among gateway instances through Redis (else each instance counts alone).
+    rate_limit_redis_url: str | None = None
+    # Addresses of proxies (nginx) whose X-Forwarded-For names the real client.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Browsers from these origins may call the API (CORS); none by default.
     cors_origins: list[str] = Field(default_factory=list)

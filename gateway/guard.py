@@ -1,0 +1,81 @@
+"""Who may send how much: a rate limit per principal, and a brake on failed authentications per
+client address, so a token cannot be guessed at speed (once a client has failed too often, its
+requests are refused before their token is even looked at)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import Scope
+
+from gateway.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+
+_MAX_BLOCKED = 100_000
+
+
+class Guard:
+    """The two limiters and the addresses currently refused for guessing."""
+
+    def __init__(
+        self, requests: RateLimiter | None, failures: RateLimiter, trusted_proxies: list[str]
+    ) -> None:
+        self.requests = requests
+        self.failures = failures
+        self.trusted_proxies = frozenset(trusted_proxies)
+        self._blocked: dict[str, float] = {}  # address -> monotonic time the block ends
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        per_second: float,
+        burst: int,
+        failures_per_second: float,
+        failures_burst: int,
+        redis_url: str | None,
+        trusted_proxies: list[str],
+    ) -> Guard:
+        def limiter(prefix: str, rate: float, size: int) -> RateLimiter:
+            if redis_url:
+                return RedisRateLimiter.from_url(redis_url, f"ratelimit:{prefix}:", rate, size)
+            return MemoryRateLimiter(rate, size)
+
+        requests = limiter("principal", per_second, burst) if per_second > 0 else None
+        return cls(requests, limiter("authfail", failures_per_second, failures_burst), trusted_proxies)
+
+    def client_address(self, scope: Scope) -> str:
+        """The peer's address, or the client a trusted proxy names in X-Forwarded-For."""
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        if peer in self.trusted_proxies:
+            forwarded = next((v for k, v in scope["headers"] if k == b"x-forwarded-for"), b"")
+            hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+            if hops:
+                return hops[-1]
+        return str(peer)
+
+    def blocked_for(self, address: str) -> float:
+        """Seconds this address must still wait after failing too often (0: not blocked)."""
+        until = self._blocked.get(address)
+        if until is None:
+            return 0.0
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._blocked[address]
+            return 0.0
+        return left
+
+    async def failed(self, address: str) -> Decision:
+        decision = await self.failures.take(address)
+        if not decision.allowed:
+            if len(self._blocked) >= _MAX_BLOCKED:
+                self._blocked.clear()  # bounded memory; the shared limiter still counts
+            self._blocked[address] = time.monotonic() + decision.retry_after
+        return decision
+
+    async def take(self, subject: str) -> Decision | None:
+        return await self.requests.take(subject) if self.requests is not None else None
+
+    async def close(self) -> None:
+        if self.requests is not None:
+            await self.requests.close()
+        await self.failures.close()
