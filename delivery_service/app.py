@@ -1,24 +1,26 @@
-"""Builds the delivery app: opens the store and the client for sales, and registers their readiness."""
+"""Builds the delivery app: opens the store and the client for sales, registers their readiness, and
+keeps Idempotency-Key records for POST /api/deliveries in the same store."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from delivery_service.clients import SalesClient
 from delivery_service.routes import deliveries
 from delivery_service.settings import DeliverySettings
-from delivery_service.store import DeliveryStore, TablesDeliveryStore
+from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.app import create_service_app
-from shared.http import Upstream, make_client
-from shared.store import open_tables
-
-
-def open_store(settings: DeliverySettings) -> DeliveryStore:
-    return TablesDeliveryStore(open_tables(settings.store, settings.data_dir, fsync=settings.fsync))
+from shared.http import Upstream, make_clients
+from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
+from shared.store import Tables
+from shared.store.docs import TablesDocs, open_docs
+from shared.tasks import periodic
 
 
 def create_app(
@@ -32,15 +34,27 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
-            app.state.store = the_store = store or open_store(settings)
+            # An injected store keeps its own data; its idempotency keys get fresh tables.
+            docs = open_docs(settings, "delivery") if store is None else TablesDocs(Tables())
+            app.state.store = the_store = store or DocDeliveryStore(docs)
             resources.push_async_callback(the_store.close)
-            upstream = Upstream("sales", sales or make_client(settings.sales_url, settings))
+            app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
+            upstream = Upstream("sales", sales or make_clients(settings.sales_url, settings))
             resources.push_async_callback(upstream.aclose)
             app.state.sales = SalesClient(upstream)
-            app.state.readiness["store"] = the_store.ping
-            app.state.readiness["sales"] = upstream.ready
+            app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}
+
+            async def purge() -> None:
+                await idempotency.purge(time.time() - settings.idempotency_ttl_hours * 3600)
+
+            await resources.enter_async_context(periodic("purge-idempotency-keys", 3600, purge))
             yield
 
-    app = create_service_app(title="Delivery service", lifespan=lifespan, routers=[deliveries])
+    app = create_service_app(
+        title="Delivery service",
+        lifespan=lifespan,
+        routers=[deliveries],
+        middleware=[Middleware(IdempotencyMiddleware, routes={("POST", "/api/deliveries")})],
+    )
     app.state.settings = settings
     return app

@@ -1,4 +1,4 @@
-"""Delivery's client for the sales service: reads an order through sales' internal API."""
+"""Delivery's client for the sales service: reads an order and moves it through sales' internal API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from delivery_service.domain import Order, OrderNotFound
+from delivery_service.domain import Order, OrderMove, OrderMoveRefused, OrderNotFound
 from shared.errors import ServiceUnavailable
 from shared.http import Upstream
 
@@ -24,6 +24,10 @@ class _OrderDoc(BaseModel):
     created_at: AwareDatetime
 
 
+class _ErrorDoc(BaseModel):
+    error: str
+
+
 class SalesClient:
     """Sales as delivery sees it; transport failures become 503/504 (see `Upstream.call`)."""
 
@@ -32,16 +36,43 @@ class SalesClient:
 
     async def get_order(self, order_id: str) -> Order:
         """The order, OrderNotFound when sales has none, 503 for any answer that is not an order."""
-        response = await self.upstream.call("GET", f"/internal/orders/{quote(order_id, safe='')}")
+        response = await self.upstream.call("GET", _order_path(order_id))
         if response.status_code == 404:
             raise OrderNotFound(order_id)
         if response.status_code != 200:
             raise _sales_error(response, "unexpected status")
-        try:
-            doc = _OrderDoc.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise _sales_error(response, "not an order") from exc
+        doc = _order_doc(response)
         return Order(doc.order_id, doc.customer_id, doc.status, doc.created_at)
+
+    async def move_order(self, order_id: str, status: OrderMove) -> None:
+        """Sales moved the order to `status` (or it was there already); OrderMoveRefused (409) when
+        sales refuses or has no such order; 503 for any other answer."""
+        response = await self.upstream.call(
+            "POST", f"{_order_path(order_id)}/status", json={"status": status}
+        )
+        if response.status_code == 404:
+            raise OrderMoveRefused(f"Order {order_id} not found")
+        if response.status_code == 409:
+            try:
+                refusal = _ErrorDoc.model_validate_json(response.content).error
+            except ValidationError as exc:
+                raise _sales_error(response, "not an error") from exc
+            raise OrderMoveRefused(refusal)
+        if response.status_code != 200:
+            raise _sales_error(response, "unexpected status")
+        if _order_doc(response).status != status:  # only sales' yes may ship a delivery
+            raise _sales_error(response, "order not moved")
+
+
+def _order_path(order_id: str) -> str:
+    return f"/internal/orders/{quote(order_id, safe='')}"
+
+
+def _order_doc(response: httpx.Response) -> _OrderDoc:
+    try:
+        return _OrderDoc.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise _sales_error(response, "not an order") from exc
 
 
 def _sales_error(response: httpx.Response, problem: str) -> ServiceUnavailable:

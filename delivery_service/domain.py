@@ -1,7 +1,9 @@
-"""Delivery's domain: deliveries, the order facts they depend on, the date rule and their errors."""
+"""Delivery's domain: deliveries, the order facts they depend on, the date rule, the status moves
+and their errors."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -9,6 +11,18 @@ from typing import Any, Literal
 from shared.errors import BadRequest, Conflict, NotFound
 
 DeliveryStatus = Literal["Pending", "Shipped", "In Transit", "Delivered", "Cancelled"]
+OrderMove = Literal["Shipped", "Delivered"]
+
+# Where a delivery may go from each status; nothing else, not even the same status again.
+NEXT_STATUSES: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    "Pending": frozenset({"Shipped", "Cancelled"}),
+    "Shipped": frozenset({"In Transit"}),
+    "In Transit": frozenset({"Delivered"}),
+    "Delivered": frozenset(),
+    "Cancelled": frozenset(),
+}
+# The moves sales must accept first: the order's own status follows its delivery's.
+ORDER_MOVES: dict[DeliveryStatus, OrderMove] = {"Shipped": "Shipped", "Delivered": "Delivered"}
 
 _SATURDAY = 5
 
@@ -32,6 +46,15 @@ class Order:
 class StatusChange:
     status: DeliveryStatus
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MoveClaim:
+    """A move waiting for sales' answer: until it ends or expires, no other move may start."""
+
+    to: DeliveryStatus
+    token: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +91,18 @@ class Delivery:
     status: DeliveryStatus
     estimated_date: date
     history: tuple[StatusChange, ...]
+    claim: MoveClaim | None = None
+
+    def moved(self, to: DeliveryStatus, at: datetime) -> Delivery:
+        """In status `to` since `at`, the move appended to the history and any claim ended."""
+        history = (*self.history, StatusChange(to, at))
+        return dataclasses.replace(self, status=to, history=history, claim=None)
+
+    def claimed(self, claim: MoveClaim | None) -> Delivery:
+        return dataclasses.replace(self, claim=claim)
 
     def to_doc(self) -> dict[str, Any]:
+        claim = self.claim
         return {
             "delivery_id": self.delivery_id,
             "order_id": self.order_id,
@@ -78,11 +111,17 @@ class Delivery:
             "status": self.status,
             "estimated_date": self.estimated_date.isoformat(),
             "history": [[change.status, change.at.isoformat()] for change in self.history],
+            "claim": [claim.to, claim.token, claim.expires_at.isoformat()] if claim else None,
         }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Delivery:
         history = tuple(StatusChange(status, datetime.fromisoformat(at)) for status, at in doc["history"])
+        raw_claim = doc.get("claim")  # absent from documents stored before moves existed
+        claim = None
+        if raw_claim:
+            to, token, expires_at = raw_claim
+            claim = MoveClaim(to, token, datetime.fromisoformat(expires_at))
         return cls(
             doc["delivery_id"],
             doc["order_id"],
@@ -91,6 +130,7 @@ class Delivery:
             doc["status"],
             date.fromisoformat(doc["estimated_date"]),
             history,
+            claim,
         )
 
 
@@ -119,9 +159,49 @@ class DeliveryExists(Conflict):
         super().__init__(f"Order {order_id} already has a delivery")
 
 
+class MoveRefused(Conflict):
+    """The delivery's status does not allow the move."""
+
+    def __init__(self, current: DeliveryStatus, to: DeliveryStatus) -> None:
+        super().__init__(f"Cannot change delivery status from {current} to {to}")
+
+
+class MoveInProgress(Conflict):
+    """Another move is waiting for sales' answer; this one would contradict it."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        to = delivery.claim.to if delivery.claim else delivery.status
+        super().__init__(f"Delivery {delivery.delivery_id} is being moved to {to}; try again later")
+
+
+class OrderMoveRefused(Conflict):
+    """Sales would not move the order along with its delivery (cancelled meanwhile, or gone)."""
+
+
 def check_deliverable(order: Order) -> None:
     if order.status != "Confirmed":
         raise OrderNotConfirmed(order)
+
+
+def check_move(current: DeliveryStatus, to: DeliveryStatus) -> None:
+    """MoveRefused unless `to` is one of the statuses `current` may go to."""
+    if to not in NEXT_STATUSES[current]:
+        raise MoveRefused(current, to)
+
+
+def check_turn(delivery: Delivery, expected: DeliveryStatus, to: DeliveryStatus, now: datetime) -> None:
+    """The compare-and-set rule of a move from `expected`, checked against the stored delivery.
+
+    MoveRefused when another move changed the status first; MoveInProgress while a live claim
+    for another status holds it. A claim for the same status does not block: sales' move repeats
+    harmlessly, so a retry may take it over (or finish it).
+    """
+    if delivery.status != expected:
+        raise MoveRefused(delivery.status, to)
+    check_move(expected, to)
+    claim = delivery.claim
+    if claim is not None and claim.to != to and now < claim.expires_at:
+        raise MoveInProgress(delivery)
 
 
 def add_business_days(start: date, days: int) -> date:

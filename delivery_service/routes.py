@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response
 
 from delivery_service import services
 from delivery_service.deps import Sales, Settings, Store
-from delivery_service.schemas import DeliveryIn, DeliveryOut
-from shared.schemas import ErrorBody
+from delivery_service.domain import DeliveryStatus
+from delivery_service.schemas import DeliveryIn, DeliveryMoveIn, DeliveryOut
+from shared.schemas import error_responses
+from shared.web import Caller, IdempotencyKey, Paging, Staff, page_headers
 
 deliveries = APIRouter(prefix="/api/deliveries", tags=["deliveries"])
-
-
-def _error(description: str) -> dict[str, Any]:
-    """An error answer in the OpenAPI description: always the contract's envelope."""
-    return {"model": ErrorBody, "description": description}
+_SALES_DOWN = {
+    503: "The sales service is down or answered wrongly; retry after Retry-After",
+    504: "The sales service did not answer in time",
+}
 
 
 @deliveries.post(
     "",
     status_code=201,
-    responses={
-        400: _error("Invalid request, or the order does not exist"),
-        409: _error("The order is not Confirmed, or already has a delivery"),
-        503: _error("The sales service is down or answered wrongly; retry after Retry-After"),
-        504: _error("The sales service did not answer in time"),
-    },
+    summary="Schedule a delivery",
+    responses=error_responses(
+        {
+            400: "Invalid request, or the order does not exist (or is another customer's)",
+            403: "The caller has no role",
+            409: "The order is not Confirmed, or already has a delivery; "
+            "or the Idempotency-Key was reused with another body, or is still in progress",
+            **_SALES_DOWN,
+        }
+    ),
 )
-async def create_delivery(body: DeliveryIn, store: Store, sales: Sales, settings: Settings) -> DeliveryOut:
-    """Schedule the delivery of a confirmed order, in status Pending."""
+async def create_delivery(
+    body: DeliveryIn,
+    caller: Caller,
+    store: Store,
+    sales: Sales,
+    settings: Settings,
+    idempotency_key: IdempotencyKey = None,
+) -> DeliveryOut:
+    """Schedule the delivery of a confirmed order, in status Pending.
+
+    Send `Idempotency-Key` to retry safely."""
     delivery = await services.schedule_delivery(
         store,
         sales,
@@ -38,10 +52,62 @@ async def create_delivery(body: DeliveryIn, store: Store, sales: Sales, settings
         address=body.address,
         requested_date=body.estimated_date,
         business_days=settings.business_days,
+        principal=caller,
     )
     return DeliveryOut.of(delivery)
 
 
-@deliveries.get("/{delivery_id}", responses={404: _error("No such delivery")})
-async def get_delivery(delivery_id: str, store: Store) -> DeliveryOut:
-    return DeliveryOut.of(await services.get_delivery(store, delivery_id))
+@deliveries.get(
+    "",
+    summary="List deliveries",
+    responses=error_responses({400: "Invalid filter, limit or cursor", 403: "The caller has no role"}),
+)
+async def list_deliveries(
+    caller: Caller,
+    store: Store,
+    paging: Paging,
+    request: Request,
+    response: Response,
+    order_id: Annotated[str | None, Query(max_length=64, examples=["order_1"])] = None,
+    status: DeliveryStatus | None = None,
+) -> dict[str, DeliveryOut]:
+    """Deliveries in the order they were scheduled, keyed by id; a customer sees only its own."""
+    page = await services.list_deliveries(
+        store, caller, order_id=order_id, status=status, after=paging.after, limit=paging.limit
+    )
+    page_headers(request, response, page)
+    return {delivery.delivery_id: DeliveryOut.of(delivery) for delivery in page.items}
+
+
+@deliveries.get(
+    "/{delivery_id}",
+    summary="Get a delivery",
+    responses=error_responses({403: "The caller has no role", 404: "No such delivery"}),
+)
+async def get_delivery(delivery_id: str, caller: Caller, store: Store) -> DeliveryOut:
+    return DeliveryOut.of(await services.get_delivery(store, delivery_id, caller))
+
+
+@deliveries.patch(
+    "/{delivery_id}",
+    summary="Move a delivery to its next status",
+    responses=error_responses(
+        {
+            400: "Invalid request: not a delivery status",
+            403: "Only staff may move deliveries",
+            404: "No such delivery",
+            409: "The move is not allowed from the current status, another move is in progress, "
+            "or sales refused to move the order (cancelled meanwhile)",
+            **_SALES_DOWN,
+        }
+    ),
+)
+async def move_delivery(
+    delivery_id: str, body: DeliveryMoveIn, staff: Staff, store: Store, sales: Sales, settings: Settings
+) -> DeliveryOut:
+    """Pending → Shipped → In Transit → Delivered, or Pending → Cancelled; each move is added to
+    `history`. Shipped and Delivered move the order too, and fail with 409 if sales refuses."""
+    delivery = await services.move_delivery(
+        store, sales, delivery_id, body.status, claim_seconds=settings.move_claim_seconds
+    )
+    return DeliveryOut.of(delivery)

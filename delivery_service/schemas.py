@@ -1,4 +1,4 @@
-"""Delivery's wire schemas: the public request and the delivery as clients see it."""
+"""Delivery's wire schemas: the public requests and the delivery as clients see it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, StrictStr, StringConstraints
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 
 from delivery_service.domain import Delivery, DeliveryStatus
 
@@ -27,6 +27,19 @@ IsoDate = Annotated[date, BeforeValidator(_written_as_iso_date)]
 class DeliveryIn(BaseModel):
     """A delivery request; `estimated_delivery_date` is the original API's name for `estimated_date`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "order_1",
+                    "address": "123 Main St, City, State 12345",
+                    "estimated_date": "2026-12-03",
+                },
+                {"order_id": "order_2", "address": "9 Elm Rd, Springfield"},
+            ]
+        }
+    )
+
     order_id: Annotated[StrictStr, Field(min_length=1, max_length=64, examples=["order_1"])]
     address: Annotated[
         StrictStr,
@@ -42,6 +55,19 @@ class DeliveryIn(BaseModel):
             description="Any calendar date; when absent, the order's date plus a number of business days.",
         ),
     ]
+
+
+class DeliveryMoveIn(BaseModel):
+    """The status a delivery moves to: Pending → Shipped → In Transit → Delivered, or Pending → Cancelled."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"status": "Shipped"}, {"status": "In Transit"}, {"status": "Cancelled"}]
+        },
+    )
+
+    status: DeliveryStatus
 
 
 class StatusChangeOut(BaseModel):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, timedelta
 
 from delivery_service import domain
 from delivery_service.clients import SalesClient
-from delivery_service.domain import Delivery, DeliveryDraft, DeliveryNotFound
+from delivery_service.domain import (
+    Delivery,
+    DeliveryDraft,
+    DeliveryNotFound,
+    DeliveryStatus,
+    MoveClaim,
+    OrderMoveRefused,
+    OrderNotFound,
+)
 from delivery_service.store import DeliveryStore
 from shared.clock import utcnow
+from shared.paging import Page
+from shared.principal import Principal
 
 
 async def schedule_delivery(
@@ -19,9 +30,12 @@ async def schedule_delivery(
     address: str,
     requested_date: date | None,
     business_days: int,
+    principal: Principal,
 ) -> Delivery:
     """A Pending delivery for a confirmed order that has none yet."""
     order = await sales.get_order(order_id)
+    if not principal.owns(order.customer_id):
+        raise OrderNotFound(order_id)  # another customer's order does not exist for a customer
     domain.check_deliverable(order)
     draft = DeliveryDraft(
         order_id=order_id,
@@ -33,8 +47,51 @@ async def schedule_delivery(
     return await store.add_delivery(draft)
 
 
-async def get_delivery(store: DeliveryStore, delivery_id: str) -> Delivery:
+async def get_delivery(
+    store: DeliveryStore, delivery_id: str, principal: Principal | None = None
+) -> Delivery:
+    """The delivery; another customer's delivery does not exist for a customer."""
     delivery = await store.get_delivery(delivery_id)
-    if delivery is None:
+    if delivery is None or (principal is not None and not principal.owns(delivery.customer_id)):
         raise DeliveryNotFound()
     return delivery
+
+
+async def list_deliveries(
+    store: DeliveryStore,
+    principal: Principal,
+    *,
+    order_id: str | None,
+    status: DeliveryStatus | None,
+    after: int | None,
+    limit: int,
+) -> Page[Delivery]:
+    customer_id = principal.subject if principal.sees_only_own else None
+    return await store.list_deliveries(
+        customer_id=customer_id, order_id=order_id, status=status, after=after, limit=limit
+    )
+
+
+async def move_delivery(
+    store: DeliveryStore, sales: SalesClient, delivery_id: str, to: DeliveryStatus, *, claim_seconds: int
+) -> Delivery:
+    """Move a delivery to its next status. Shipped and Delivered move the order in sales first:
+    sales' answer is the truth, so the delivery changes only once sales has said yes."""
+    delivery = await get_delivery(store, delivery_id)
+    domain.check_move(delivery.status, to)
+    order_move = domain.ORDER_MOVES.get(to)
+    if order_move is None:
+        return await store.move(delivery_id, delivery.status, to, utcnow())
+    # Held while sales is asked, so that a contrary move (Cancelled) cannot slip in between
+    # sales' yes and the delivery's own move.
+    now = utcnow()
+    claim = MoveClaim(to, uuid.uuid4().hex, now + timedelta(seconds=claim_seconds))
+    await store.claim_move(delivery_id, delivery.status, claim, now)
+    try:
+        await sales.move_order(delivery.order_id, order_move)
+    except OrderMoveRefused:
+        await store.release_claim(delivery_id, claim.token)
+        raise
+    # Any other failure (503, 504) keeps the claim until it expires: sales may have moved the
+    # order before its answer was lost. The same move may be retried at once.
+    return await store.move(delivery_id, delivery.status, to, utcnow())

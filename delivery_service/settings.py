@@ -9,7 +9,8 @@ from shared.settings import ServiceSettings
 
 
 class DeliverySettings(ServiceSettings):
-    """Where deliveries live, where sales answers, and how far out an unrequested date is set."""
+    """Where deliveries live, where sales answers, how far out an unrequested date is set, and how
+    long idempotency keys and pending moves are kept."""
 
     model_config = SettingsConfigDict(env_prefix="DELIVERY_")
 
@@ -18,3 +19,7 @@ class DeliverySettings(ServiceSettings):
     sales_url: str = "http://127.0.0.1:8002"
     # Business days (Monday to Friday) from the order's date to the estimated delivery date.
     business_days: int = Field(default=5, ge=0, le=365)
+    idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
+    # How long a move to Shipped or Delivered holds its delivery when sales' answer is lost (503,
+    # 504): longer than a call to sales can take, since sales may have acted on it meanwhile.
+    move_claim_seconds: int = Field(default=30, ge=0, le=3600)

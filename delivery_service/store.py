@@ -1,55 +1,166 @@
-"""Delivery's store: the interface in domain words, and its implementation on shared tables
-(in memory for unit tests, journaled to a JSON file for the embedded default)."""
+"""Delivery's store: the interface in domain words, and its one implementation on `Docs` (in memory,
+the JSON journal, or Redis shared by several instances)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
-from delivery_service.domain import Delivery, DeliveryDraft, DeliveryExists
-from shared.store import Change, Tables
+from delivery_service.domain import (
+    Delivery,
+    DeliveryDraft,
+    DeliveryExists,
+    DeliveryNotFound,
+    DeliveryStatus,
+    MoveClaim,
+    check_turn,
+)
+from shared.paging import Page
+from shared.store import Tables
+from shared.store.docs import Docs, TablesDocs, Tx
 
-# deliveries: id -> delivery; orders: order id -> its delivery's id; seq: name -> last number given.
-DELIVERIES, ORDERS, SEQ = "deliveries", "orders", "seq"
+# deliveries: id -> delivery; orders: order id -> its delivery's id (one delivery per order).
+DELIVERIES, ORDERS = "deliveries", "orders"
 
 
 class DeliveryStore(Protocol):
-    """Deliveries by id. Every method is atomic."""
+    """Deliveries by id. Every method is atomic; ids are `del_<n>`, increasing, never reused."""
 
     async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
         """Store `draft` under the next id `del_<n>`; DeliveryExists if its order already has one."""
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
 
+    async def list_deliveries(
+        self,
+        *,
+        customer_id: str | None,
+        order_id: str | None,
+        status: DeliveryStatus | None,
+        after: int | None,
+        limit: int,
+    ) -> Page[Delivery]:
+        """Deliveries in id order, of one customer and/or one order and/or in one status."""
+
+    async def claim_move(
+        self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim, now: datetime
+    ) -> Delivery:
+        """Compare-and-set: hold the delivery for a move to `claim.to` while sales is asked.
+        DeliveryNotFound, MoveRefused if it is no longer `expected`, MoveInProgress if held."""
+
+    async def move(
+        self, delivery_id: str, expected: DeliveryStatus, to: DeliveryStatus, at: datetime
+    ) -> Delivery:
+        """Compare-and-set the status from `expected` to `to` (history + 1, claim ended); the
+        errors of `claim_move`."""
+
+    async def release_claim(self, delivery_id: str, token: str) -> None:
+        """End the claim `token`, if it is still the delivery's (sales refused the move)."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
 
 
-class TablesDeliveryStore:
-    """The delivery store on `Tables`: no awaits inside a method, so each one is atomic."""
+class DocDeliveryStore:
+    """The delivery store on any `Docs` backend."""
 
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
+    def __init__(self, docs: Docs | Tables) -> None:
+        self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
+        self.docs.order(
+            DELIVERIES,
+            _number,
+            indexes={"customer": lambda doc: doc["customer_id"], "order": lambda doc: doc["order_id"]},
+        )
 
     async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
-        if self.tables.get(ORDERS, draft.order_id) is not None:
-            raise DeliveryExists(draft.order_id)
-        number = (self.tables.get(SEQ, DELIVERIES) or 0) + 1
-        delivery = draft.as_delivery(f"del_{number}")
-        changes: list[Change] = [
-            (SEQ, DELIVERIES, number),
-            (DELIVERIES, delivery.delivery_id, delivery.to_doc()),
-            (ORDERS, delivery.order_id, delivery.delivery_id),
-        ]
-        self.tables.write(changes)  # one batch: the id, the delivery and the order's claim, or none
-        return delivery
+        if await self.docs.get(ORDERS, draft.order_id) is not None:
+            raise DeliveryExists(draft.order_id)  # before taking a number: a plain refusal uses none
+        delivery = draft.as_delivery(f"del_{await self.docs.next_number(DELIVERIES)}")
+
+        async def work(tx: Tx) -> Delivery:
+            if await tx.get(ORDERS, draft.order_id) is not None:
+                raise DeliveryExists(draft.order_id)
+            tx.put(DELIVERIES, delivery.delivery_id, delivery.to_doc())
+            tx.put(ORDERS, delivery.order_id, delivery.delivery_id)
+            return delivery
+
+        return await self.docs.atomic(work)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
-        doc = self.tables.get(DELIVERIES, delivery_id)
+        doc = await self.docs.get(DELIVERIES, delivery_id)
         return Delivery.from_doc(doc) if doc else None
 
+    async def list_deliveries(
+        self,
+        *,
+        customer_id: str | None,
+        order_id: str | None,
+        status: DeliveryStatus | None,
+        after: int | None,
+        limit: int,
+    ) -> Page[Delivery]:
+        wanted: dict[str, Any] = {"customer_id": customer_id, "order_id": order_id, "status": status}
+        wanted = {field: value for field, value in wanted.items() if value is not None}
+        # The narrowest index answers (an order has one delivery); what is left is filtered.
+        index, field = ("order", "order_id") if order_id is not None else ("customer", "customer_id")
+        value = wanted.pop(field, None)
+        page = await self.docs.page(
+            DELIVERIES,
+            after=after,
+            limit=limit,
+            index=index if value is not None else None,
+            value=value,
+            keep=(lambda doc: all(doc[f] == v for f, v in wanted.items())) if wanted else None,
+        )
+        return page.map(Delivery.from_doc)
+
+    async def claim_move(
+        self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim, now: datetime
+    ) -> Delivery:
+        async def work(tx: Tx) -> Delivery:
+            delivery = await _get(tx, delivery_id)
+            check_turn(delivery, expected, claim.to, now)
+            claimed = delivery.claimed(claim)
+            tx.put(DELIVERIES, delivery_id, claimed.to_doc())
+            return claimed
+
+        return await self.docs.atomic(work)
+
+    async def move(
+        self, delivery_id: str, expected: DeliveryStatus, to: DeliveryStatus, at: datetime
+    ) -> Delivery:
+        async def work(tx: Tx) -> Delivery:
+            delivery = await _get(tx, delivery_id)
+            check_turn(delivery, expected, to, at)
+            moved = delivery.moved(to, at)
+            tx.put(DELIVERIES, delivery_id, moved.to_doc())
+            return moved
+
+        return await self.docs.atomic(work)
+
+    async def release_claim(self, delivery_id: str, token: str) -> None:
+        async def work(tx: Tx) -> None:
+            doc = await tx.get(DELIVERIES, delivery_id)
+            delivery = Delivery.from_doc(doc) if doc else None
+            if delivery is not None and delivery.claim is not None and delivery.claim.token == token:
+                tx.put(DELIVERIES, delivery_id, delivery.claimed(None).to_doc())
+
+        await self.docs.atomic(work)
+
     async def ping(self) -> None:
-        return None
+        await self.docs.ping()
 
     async def close(self) -> None:
-        self.tables.close()
+        await self.docs.close()
+
+
+async def _get(tx: Tx, delivery_id: str) -> Delivery:
+    doc = await tx.get(DELIVERIES, delivery_id)
+    if doc is None:
+        raise DeliveryNotFound()
+    return Delivery.from_doc(doc)
+
+
+def _number(doc: dict[str, Any]) -> int:
+    return int(str(doc["delivery_id"]).removeprefix("del_"))

@@ -31,8 +31,8 @@ class GatewaySettings(ServiceSettings):
     jwt_issuer: str | None = None
     jwt_roles_claim: str = "roles"
     # Requests per second (sustained) and burst per principal; 0 turns the limit off.
-    rate_limit_per_second: float = 50.0
-    rate_limit_burst: int = 100
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
     # Failed authentications per second and burst per client address, to slow token guessing.
     auth_failures_per_second: float = 0.5
     auth_failures_burst: int = 10

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from sales_service import services
 from sales_service.deps import InventoryDep, Payments, Store
 from sales_service.domain import OrderStatus
 from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
 from shared.schemas import error_responses
-from shared.web import Caller, Paging, page_headers
+from shared.web import Caller, IdempotencyKey, Paging, page_headers
 
 orders = APIRouter(prefix="/api/orders", tags=["orders"])
-# Handled by shared.idempotency's middleware; declared here so the API description shows it.
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Retry safely: the same key and body return the first answer and create nothing",
-    ),
-]
 internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_schema=False)
 
 

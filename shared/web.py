@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from shared.errors import Forbidden, Unauthorized
 from shared.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
@@ -62,3 +62,14 @@ def page_headers(request: Request, response: Response, page: Page[Any]) -> None:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
         params.append(("cursor", encode_cursor(page.next_after)))
         response.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+
+
+# Handled by shared.idempotency's middleware; declared on routes so the API description shows it.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retry safely: the same key and body return the first answer and create nothing",
+    ),
+]

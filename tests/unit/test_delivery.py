@@ -1,105 +1,35 @@
-"""The delivery service through HTTP, in-process: a memory store and a fake sales service."""
+"""Scheduling and reading deliveries through HTTP, in-process: a memory store and a fake sales
+service; who may create and read which delivery; Idempotency-Key on creation."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 import pytest
 
-from delivery_service.app import create_app
-from delivery_service.domain import DeliveryDraft, DeliveryExists
-from delivery_service.settings import DeliverySettings
-from delivery_service.store import DeliveryStore, TablesDeliveryStore
-from shared.store import Tables
+from tests.unit.delivery_shop import (
+    ADDRESS,
+    ALICE,
+    BOB,
+    STAFF,
+    TIMESTAMP,
+    FakeSales,
+    an_order,
+    answering,
+    api,
+    create,
+    failing,
+    post,
+    running,
+    sales,
+)
 
-ADDRESS = "123 Main St, City, State 12345"
-ORDERED_AT = "2026-11-27T05:30:00Z"  # a Friday
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-ORDERS_PATH = "/internal/orders/"
-
-Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
-
-
-def an_order(order_id: str, status: str = "Confirmed", created_at: str = ORDERED_AT) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "customer_id": "cust_001",
-        "books": [{"book_id": "123", "quantity": 2, "unit_price": 15.99}],
-        "total_amount": 31.98,
-        "status": status,
-        "payment_status": "Paid" if status == "Confirmed" else "Declined",
-        "created_at": created_at,
-    }
-
-
-class FakeSales:
-    """Sales' internal order API on an httpx.MockTransport; remembers the raw paths it was asked."""
-
-    def __init__(self, *orders: dict[str, Any]) -> None:
-        self.orders = {order["order_id"]: order for order in orders}
-        self.asked: list[str] = []
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0)  # a real call suspends here: lets concurrent requests interleave
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        raw_path = request.url.raw_path.decode()
-        self.asked.append(raw_path)
-        order = self.orders.get(unquote(raw_path.removeprefix(ORDERS_PATH)))
-        if not raw_path.startswith(ORDERS_PATH) or order is None:
-            return httpx.Response(404, json={"error": "Order not found"})
-        return httpx.Response(200, json=order)
-
-
-def answering(status: int, content: bytes) -> Handler:
-    async def handle(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, content=content)
-
-    return handle
-
-
-def failing(error: type[httpx.TransportError]) -> Handler:
-    async def handle(request: httpx.Request) -> httpx.Response:
-        raise error("no answer", request=request)
-
-    return handle
-
-
-@asynccontextmanager
-async def running(
-    sales: Handler, *, business_days: int = 5, store: DeliveryStore | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = DeliverySettings(store="memory", business_days=business_days)
-    sales_client = httpx.AsyncClient(transport=httpx.MockTransport(sales), base_url="http://sales")
-    app = create_app(settings, store, sales=sales_client)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://delivery") as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-def sales() -> FakeSales:
-    return FakeSales(an_order("order_1"), an_order("order_2"), an_order("order_3", status="Failed"))
-
-
-@pytest.fixture
-async def api(sales: FakeSales) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(sales, store=TablesDeliveryStore(Tables())) as client:
-        yield client
-
-
-async def post(api: httpx.AsyncClient, **body: Any) -> httpx.Response:
-    return await api.post("/api/deliveries", json={"order_id": "order_1", "address": ADDRESS, **body})
+__all__ = ["api", "sales"]  # fixtures
 
 
 async def test_a_delivery_is_created_pending_and_reads_back_the_same(api: httpx.AsyncClient) -> None:
@@ -309,18 +239,190 @@ async def test_readiness_follows_sales() -> None:
     assert [d["component"] for d in not_ready.json()["details"]] == ["sales"]
 
 
-def a_draft(order_id: str = "order_1") -> DeliveryDraft:
-    return DeliveryDraft(order_id, "cust_001", ADDRESS, date(2026, 12, 3), datetime.now(UTC))
+# --- roles and customer isolation ----------------------------------------------------------------
 
 
-async def test_the_store_gives_an_order_one_delivery_under_concurrent_adds() -> None:
-    store = TablesDeliveryStore(Tables())
-    results = await asyncio.gather(*(store.add_delivery(a_draft()) for _ in range(3)), return_exceptions=True)
+def every_route(api: httpx.AsyncClient) -> list[httpx.Request]:
+    return [
+        api.build_request("POST", "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}),
+        api.build_request("GET", "/api/deliveries"),
+        api.build_request("GET", "/api/deliveries/del_1"),
+        api.build_request("PATCH", "/api/deliveries/del_1", json={"status": "Shipped"}),
+    ]
 
-    made = [r for r in results if not isinstance(r, BaseException)]
-    refused = [r for r in results if isinstance(r, BaseException)]
-    assert [d.delivery_id for d in made] == ["del_1"]
-    assert len(refused) == 2
-    assert all(isinstance(r, DeliveryExists) for r in refused)
-    assert await store.get_delivery("del_2") is None
-    assert await store.get_delivery("del_1") == made[0]
+
+async def test_every_delivery_route_needs_a_principal(api: httpx.AsyncClient, sales: FakeSales) -> None:
+    await create(api)
+    for request in every_route(api):
+        del request.headers["x-principal-subject"]
+        response = await api.send(request)
+        assert response.status_code == 401, request.url
+        assert response.json()["error"] == "Unauthorized"
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert sales.moves == []
+    assert (await api.get("/api/deliveries")).headers["x-total-count"] == "1"
+
+
+@pytest.mark.parametrize("roles", ["", "guest"])
+async def test_a_principal_without_a_known_role_is_forbidden(api: httpx.AsyncClient, roles: str) -> None:
+    for request in every_route(api):
+        request.headers["x-principal-roles"] = roles
+        response = await api.send(request)
+        assert response.status_code == 403, request.url
+        assert response.json()["error"] == "Forbidden"
+    assert (await api.get("/api/deliveries")).json() == {}
+
+
+async def test_a_customer_schedules_the_delivery_of_its_own_order(api: httpx.AsyncClient) -> None:
+    response = await post(api, headers=ALICE, order_id="order_4")
+    assert response.status_code == 201
+    assert (await api.get("/api/deliveries/del_1", headers=ALICE)).json() == response.json()
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    ["order_5", "order_1", "order_3"],
+    ids=["another-customers", "staffs-customers", "another-customers-failed"],
+)
+async def test_another_customers_order_is_as_missing_as_an_unknown_one(
+    api: httpx.AsyncClient, order_id: str
+) -> None:
+    response = await post(api, headers=ALICE, order_id=order_id)
+    unknown = await post(api, headers=ALICE, order_id="order_99")
+
+    assert response.status_code == unknown.status_code == 400
+    assert response.json()["error"] == f"Order {order_id} not found"
+    assert response.json().keys() == unknown.json().keys()
+    assert (await api.get("/api/deliveries")).json() == {}
+
+
+async def test_staff_schedules_deliveries_for_any_customer(api: httpx.AsyncClient) -> None:
+    response = await post(api, headers=STAFF, order_id="order_5")
+    assert response.status_code == 201
+    assert response.json()["order_id"] == "order_5"
+
+
+async def test_another_customers_delivery_does_not_exist_for_a_customer(api: httpx.AsyncClient) -> None:
+    bobs = await create(api, "order_5", **BOB)
+
+    for_alice = await api.get(f"/api/deliveries/{bobs['delivery_id']}", headers=ALICE)
+
+    assert for_alice.status_code == 404
+    assert for_alice.json()["error"] == "Delivery not found"
+    assert (await api.get(f"/api/deliveries/{bobs['delivery_id']}", headers=BOB)).json() == bobs
+    assert (await api.get(f"/api/deliveries/{bobs['delivery_id']}", headers=STAFF)).json() == bobs
+
+
+# --- Idempotency-Key -----------------------------------------------------------------------------
+
+
+async def test_a_retry_with_the_same_key_replays_the_first_answer_and_creates_nothing(
+    api: httpx.AsyncClient, sales: FakeSales
+) -> None:
+    first = await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k1"}
+    )
+    again = await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k1"}
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert len(sales.asked) == 1
+    listed = await api.get("/api/deliveries")
+    assert list(listed.json()) == ["del_1"]
+
+
+async def test_a_replay_also_repeats_a_refusal(api: httpx.AsyncClient, sales: FakeSales) -> None:
+    body = {"order_id": "order_3", "address": ADDRESS}
+    first = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+    again = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == again.status_code == 409
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(sales.asked) == 1
+
+
+async def test_the_same_key_with_another_body_is_409_and_creates_nothing(api: httpx.AsyncClient) -> None:
+    await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k"}
+    )
+
+    other = await api.post(
+        "/api/deliveries", json={"order_id": "order_2", "address": ADDRESS}, headers={"Idempotency-Key": "k"}
+    )
+
+    assert other.status_code == 409
+    assert other.json()["error"] == "Idempotency-Key was already used with a different request body"
+    assert list((await api.get("/api/deliveries")).json()) == ["del_1"]
+
+
+async def test_keys_of_different_callers_do_not_collide(api: httpx.AsyncClient) -> None:
+    alice = await api.post(
+        "/api/deliveries",
+        json={"order_id": "order_4", "address": ADDRESS},
+        headers={**ALICE, "Idempotency-Key": "same"},
+    )
+    bob = await api.post(
+        "/api/deliveries",
+        json={"order_id": "order_5", "address": ADDRESS},
+        headers={**BOB, "Idempotency-Key": "same"},
+    )
+
+    assert alice.status_code == bob.status_code == 201
+    assert "idempotent-replayed" not in bob.headers
+    assert (alice.json()["order_id"], bob.json()["order_id"]) == ("order_4", "order_5")
+
+
+async def test_twenty_concurrent_requests_with_one_key_make_one_delivery(api: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(
+        *(
+            api.post(
+                "/api/deliveries",
+                json={"order_id": "order_1", "address": ADDRESS},
+                headers={"Idempotency-Key": "burst"},
+            )
+            for _ in range(20)
+        )
+    )
+
+    assert {r.status_code for r in responses} <= {201, 409}
+    assert {r.json()["delivery_id"] for r in responses if r.status_code == 201} == {"del_1"}
+    assert all(
+        r.json()["error"] == "A request with this Idempotency-Key is still in progress"
+        for r in responses
+        if r.status_code == 409
+    )
+    listed = await api.get("/api/deliveries")
+    assert list(listed.json()) == ["del_1"]
+    assert listed.headers["x-total-count"] == "1"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+async def test_an_unusable_key_is_400(api: httpx.AsyncClient, sales: FakeSales, key: str) -> None:
+    response = await post(api, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert sales.asked == []
+
+
+async def test_on_the_json_store_deliveries_and_keys_survive_a_restart(
+    sales: FakeSales, tmp_path: Path
+) -> None:
+    body = {"order_id": "order_1", "address": ADDRESS}
+    settings: dict[str, Any] = {"store": "json", "data_dir": tmp_path / "delivery"}
+    async with running(sales, **settings) as api:
+        first = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+        assert (await api.patch("/api/deliveries/del_1", json={"status": "Shipped"})).status_code == 200
+
+    async with running(sales, **settings) as api:
+        replay = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+        shipped = await api.get("/api/deliveries/del_1")
+        second = await post(api, order_id="order_2")
+
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == first.json()
+    assert [change["status"] for change in shipped.json()["history"]] == ["Pending", "Shipped"]
+    assert second.json()["delivery_id"] == "del_2"

@@ -1,18 +1,28 @@
-"""Delivery's pure rules: business days, the estimated date, who may be delivered, stored documents."""
+"""Delivery's pure rules: business days, the estimated date, who may be delivered, the status moves
+and their compare-and-set rule, stored documents."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from delivery_service.domain import (
+    ORDER_MOVES,
     Delivery,
     DeliveryDraft,
+    DeliveryStatus,
+    MoveClaim,
+    MoveInProgress,
+    MoveRefused,
     Order,
     OrderNotConfirmed,
     add_business_days,
     check_deliverable,
+    check_move,
+    check_turn,
     estimated_date,
 )
 
@@ -76,3 +86,86 @@ def test_a_new_delivery_is_pending_since_its_creation_and_survives_its_document(
     assert (delivery.delivery_id, delivery.status) == ("del_7", "Pending")
     assert [(c.status, c.at) for c in delivery.history] == [("Pending", created_at)]
     assert Delivery.from_doc(delivery.to_doc()) == delivery
+
+
+# --- status moves --------------------------------------------------------------------------------
+
+STATUSES: list[DeliveryStatus] = ["Pending", "Shipped", "In Transit", "Delivered", "Cancelled"]
+ALLOWED = {
+    ("Pending", "Shipped"),
+    ("Shipped", "In Transit"),
+    ("In Transit", "Delivered"),
+    ("Pending", "Cancelled"),
+}
+NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def a_delivery(status: DeliveryStatus = "Pending", claim: MoveClaim | None = None) -> Delivery:
+    draft = DeliveryDraft("order_1", "cust_001", "1 Main St", date(2026, 12, 3), NOON)
+    return dataclasses.replace(draft.as_delivery("del_1"), status=status, claim=claim)
+
+
+@pytest.mark.parametrize(("current", "to"), sorted(ALLOWED))
+def test_the_allowed_moves(current: DeliveryStatus, to: DeliveryStatus) -> None:
+    check_move(current, to)
+
+
+REFUSED = [(a, b) for a in STATUSES for b in STATUSES if (a, b) not in ALLOWED]
+
+
+@pytest.mark.parametrize(("current", "to"), REFUSED, ids=[f"{a}->{b}" for a, b in REFUSED])
+def test_every_other_move_is_a_conflict_naming_both_statuses(
+    current: DeliveryStatus, to: DeliveryStatus
+) -> None:
+    with pytest.raises(MoveRefused) as caught:
+        check_move(current, to)
+    assert caught.value.status == 409
+    assert caught.value.message == f"Cannot change delivery status from {current} to {to}"
+
+
+def test_only_shipping_and_delivering_move_the_order() -> None:
+    assert ORDER_MOVES == {"Shipped": "Shipped", "Delivered": "Delivered"}
+
+
+def test_a_move_appends_to_the_history_and_ends_a_claim() -> None:
+    claim = MoveClaim("Shipped", "t", NOON + timedelta(seconds=30))
+    later = NOON + timedelta(hours=2)
+
+    moved = a_delivery(claim=claim).moved("Shipped", later)
+
+    assert moved.status == "Shipped"
+    assert [(c.status, c.at) for c in moved.history] == [("Pending", NOON), ("Shipped", later)]
+    assert moved.claim is None
+
+
+def test_a_move_from_a_status_the_delivery_has_left_is_refused_with_its_real_status() -> None:
+    with pytest.raises(MoveRefused, match="Cannot change delivery status from Cancelled to Shipped"):
+        check_turn(a_delivery("Cancelled"), "Pending", "Shipped", NOON)
+
+
+def test_a_live_claim_for_another_status_holds_the_delivery() -> None:
+    claim = MoveClaim("Shipped", "t", NOON + timedelta(seconds=1))
+    with pytest.raises(MoveInProgress, match="Delivery del_1 is being moved to Shipped"):
+        check_turn(a_delivery(claim=claim), "Pending", "Cancelled", NOON)
+
+
+def test_a_claim_for_the_same_status_does_not_hold_the_delivery() -> None:
+    claim = MoveClaim("Shipped", "t", NOON + timedelta(seconds=30))
+    check_turn(a_delivery(claim=claim), "Pending", "Shipped", NOON)
+
+
+def test_an_expired_claim_holds_nothing() -> None:
+    claim = MoveClaim("Shipped", "t", NOON)
+    check_turn(a_delivery(claim=claim), "Pending", "Cancelled", NOON)
+
+
+def test_a_moved_and_claimed_delivery_survives_its_document() -> None:
+    claim = MoveClaim("Delivered", "token", NOON + timedelta(seconds=30))
+    delivery = a_delivery().moved("Shipped", NOON).moved("In Transit", NOON).claimed(claim)
+    assert Delivery.from_doc(delivery.to_doc()) == delivery
+
+
+def test_a_document_stored_before_moves_existed_still_reads() -> None:
+    doc: dict[str, Any] = a_delivery().to_doc()
+    del doc["claim"]
+    assert Delivery.from_doc(doc) == a_delivery()

@@ -1,11 +1,10 @@
-"""The inventory service: its store (in memory and journaled to JSON) and its HTTP app in-process."""
+"""The inventory service: its JSON store across a restart, and its HTTP app in-process on the memory
+store. (The store's behaviour on every backend is in tests/integration/test_inventory_store.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,9 @@ import pytest
 from inventory_service.app import create_app
 from inventory_service.domain import (
     DEFAULT_CATALOG,
-    Book,
-    InsufficientStock,
-    ReservationConflict,
-    ReservationNotFound,
 )
 from inventory_service.settings import InventorySettings
-from inventory_service.store import TablesInventoryStore
+from inventory_service.store import DocInventoryStore
 from shared.store import Tables
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -36,238 +31,28 @@ CONTRACT_ROWS = [
     ("456", "1984", "George Orwell", "12.99", 30, "9780451524935"),
     ("789", "To Kill a Mockingbird", "Harper Lee", "14.99", 25, "9780061120084"),
 ]
-CONTRACT_BOOKS = [
-    Book(i, title, author, Decimal(p), n, isbn) for i, title, author, p, n, isbn in CONTRACT_ROWS
-]
 CONTRACT_JSON = {
     i: {"id": i, "title": title, "author": author, "price": float(p), "stock": n, "isbn": isbn}
     for i, title, author, p, n, isbn in CONTRACT_ROWS
 }
 
 
-async def open_json_store(directory: Path) -> TablesInventoryStore:
+async def open_json_store(directory: Path) -> DocInventoryStore:
     """What the app's lifespan does on start: open the directory and seed (a no-op after the first)."""
-    store = TablesInventoryStore(Tables.open(directory))
+    store = DocInventoryStore(Tables.open(directory))
     await store.seed(DEFAULT_CATALOG)
     return store
 
 
-@pytest.fixture(params=["memory", "json"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TablesInventoryStore]:
-    if request.param == "memory":
-        the_store = TablesInventoryStore(Tables())
-        await the_store.seed(DEFAULT_CATALOG)
-    else:
-        the_store = await open_json_store(tmp_path / "inventory")
-    yield the_store
-    await the_store.close()
-
-
-async def stock(store: TablesInventoryStore) -> dict[str, int]:
+async def stock(store: DocInventoryStore) -> dict[str, int]:
     return {book.id: book.stock for book in (await store.list_books()).items}
 
 
-async def statuses(store: TablesInventoryStore, *order_ids: str) -> dict[str, str | None]:
+async def statuses(store: DocInventoryStore, *order_ids: str) -> dict[str, str | None]:
     return {o: r.status if (r := await store.get_reservation(o)) else None for o in order_ids}
 
 
-# --- the store ----------------------------------------------------------------------------------
-
-
-async def test_the_default_catalog_is_exactly_the_three_contract_books(store: TablesInventoryStore) -> None:
-    assert (await store.list_books()).items == CONTRACT_BOOKS
-    assert await store.get_book("456") == CONTRACT_BOOKS[1]
-    assert await store.get_book("999") is None
-
-
-async def test_a_hold_takes_its_units_out_of_stock(store: TablesInventoryStore) -> None:
-    reservation, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
-
-    assert created
-
-    assert reservation.status == "held"
-    assert reservation.quantities() == {"123": 2, "456": 1}
-    assert [line.unit_price for line in reservation.lines] == [Decimal("15.99"), Decimal("12.99")]
-    assert await stock(store) == {"123": 48, "456": 29, "789": 25}
-    assert await store.get_reservation("order_1") == reservation
-
-
-async def test_a_hold_is_all_or_nothing_across_books(store: TablesInventoryStore) -> None:
-    with pytest.raises(InsufficientStock) as refused:
-        await store.hold("order_1", {"123": 2, "456": 31, "789": 1}, LATER)
-
-    assert refused.value.status == 409
-    assert refused.value.details == [{"book_id": "456", "requested": 31, "available": 30}]
-    assert await stock(store) == FULL_STOCK
-    assert await store.get_reservation("order_1") is None
-
-
-async def test_an_unknown_book_in_a_hold_is_available_zero(store: TablesInventoryStore) -> None:
-    with pytest.raises(InsufficientStock) as refused:
-        await store.hold("order_1", {"123": 1, "999": 1}, LATER)
-
-    assert refused.value.details == [{"book_id": "999", "requested": 1, "available": 0}]
-    assert await stock(store) == FULL_STOCK
-
-
-async def test_a_repeated_hold_for_the_same_order_takes_stock_once(store: TablesInventoryStore) -> None:
-    first, made = await store.hold("order_1", {"123": 2}, LATER)
-    again, made_again = await store.hold("order_1", {"123": 2}, LATER + timedelta(minutes=5))
-
-    assert again == first
-    assert (made, made_again) == (True, False)
-    assert (await stock(store))["123"] == 48
-
-
-async def test_a_different_hold_for_the_same_order_is_a_conflict(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 2}, LATER)
-
-    with pytest.raises(ReservationConflict) as refused:
-        await store.hold("order_1", {"123": 3}, LATER)
-
-    assert refused.value.status == 409
-    assert (await stock(store))["123"] == 48
-
-
-async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 2}, LATER)
-
-    first = await store.commit("order_1")
-    again = await store.commit("order_1")
-
-    assert first.status == again.status == "committed"
-    assert (await stock(store))["123"] == 48
-
-
-async def test_releasing_returns_the_units_once(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
-
-    released = await store.release("order_1")
-    again = await store.release("order_1")
-
-    assert released.status == again.status == "released"
-    assert await stock(store) == FULL_STOCK
-
-
-@pytest.mark.parametrize(("settle", "then"), [("commit", "release"), ("release", "commit")])
-async def test_a_settled_hold_cannot_be_settled_the_other_way(
-    store: TablesInventoryStore, settle: str, then: str
-) -> None:
-    await store.hold("order_1", {"123": 2}, LATER)
-    settled = await getattr(store, settle)("order_1")
-    stock_before = await stock(store)
-
-    with pytest.raises(ReservationConflict) as refused:
-        await getattr(store, then)("order_1")
-
-    assert refused.value.status == 409
-    assert await stock(store) == stock_before
-    assert await store.get_reservation("order_1") == settled
-
-
-@pytest.mark.parametrize("settle", ["commit", "release"])
-async def test_settling_an_unknown_order_is_not_found(store: TablesInventoryStore, settle: str) -> None:
-    with pytest.raises(ReservationNotFound) as refused:
-        await getattr(store, settle)("order_404")
-
-    assert refused.value.status == 404
-    assert await stock(store) == FULL_STOCK
-
-
-async def test_returning_a_committed_hold_puts_its_units_back_once(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
-    await store.commit("order_1")
-
-    returned = await store.return_units("order_1")
-    again = await store.return_units("order_1")
-
-    assert returned.status == "returned"
-    assert again == returned == await store.get_reservation("order_1")
-    assert returned.quantities() == {"123": 2, "789": 5}
-    assert await stock(store) == FULL_STOCK
-
-
-async def test_returning_skips_books_removed_since_the_sale(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 2, "789": 5}, LATER)
-    await store.commit("order_1")
-    await store.delete_book("789")
-
-    returned = await store.return_units("order_1")
-
-    assert returned.status == "returned"
-    assert await stock(store) == {"123": 50, "456": 30}
-
-
-@pytest.mark.parametrize("settle", [None, "release"], ids=["held", "released"])
-async def test_only_a_committed_hold_can_be_returned(store: TablesInventoryStore, settle: str | None) -> None:
-    await store.hold("order_1", {"123": 2}, LATER)
-    if settle:
-        await getattr(store, settle)("order_1")
-    before = await store.get_reservation("order_1")
-    stock_before = await stock(store)
-
-    with pytest.raises(ReservationConflict) as refused:
-        await store.return_units("order_1")
-
-    assert refused.value.status == 409
-    assert await store.get_reservation("order_1") == before
-    assert await stock(store) == stock_before
-
-
-@pytest.mark.parametrize("then", ["commit", "release"])
-async def test_a_returned_hold_cannot_be_settled_again(store: TablesInventoryStore, then: str) -> None:
-    await store.hold("order_1", {"123": 2}, LATER)
-    await store.commit("order_1")
-    await store.return_units("order_1")
-
-    with pytest.raises(ReservationConflict):
-        await getattr(store, then)("order_1")
-
-    assert await stock(store) == FULL_STOCK
-
-
-async def test_returning_an_unknown_order_is_not_found(store: TablesInventoryStore) -> None:
-    with pytest.raises(ReservationNotFound):
-        await store.return_units("order_404")
-
-
-async def test_expiry_releases_only_the_holds_whose_time_is_up(store: TablesInventoryStore) -> None:
-    await store.hold("overdue", {"123": 1}, NOW - timedelta(seconds=1))
-    await store.hold("due_now", {"456": 2}, NOW)
-    await store.hold("not_yet", {"789": 3}, NOW + timedelta(seconds=1))
-    await store.hold("sold", {"123": 4}, NOW - timedelta(hours=1))
-    await store.commit("sold")
-
-    expired = await store.expire_holds(NOW)
-
-    assert sorted(expired) == ["due_now", "overdue"]
-    assert await stock(store) == {"123": 46, "456": 30, "789": 22}
-    assert await statuses(store, "overdue", "due_now", "not_yet", "sold") == {
-        "overdue": "released",
-        "due_now": "released",
-        "not_yet": "held",
-        "sold": "committed",
-    }
-    assert await store.expire_holds(NOW) == []
-
-
-async def test_concurrent_holds_never_sell_more_than_the_stock(store: TablesInventoryStore) -> None:
-    results = await asyncio.gather(
-        *(store.hold(f"order_{i}", {"789": 1}, LATER) for i in range(35)), return_exceptions=True
-    )
-
-    assert sum(isinstance(r, tuple) for r in results) == 25
-    assert sum(isinstance(r, InsufficientStock) for r in results) == 10
-    assert (await stock(store))["789"] == 0
-
-
-async def test_seeding_again_does_not_reset_the_catalog(store: TablesInventoryStore) -> None:
-    await store.hold("order_1", {"123": 5}, LATER)
-    await store.commit("order_1")
-
-    await store.seed(DEFAULT_CATALOG)
-
-    assert (await stock(store))["123"] == 45
+# --- the JSON store -----------------------------------------------------------------------------
 
 
 async def test_the_json_store_keeps_stock_and_holds_across_a_restart(tmp_path: Path) -> None:
