@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from delivery_service import services
 from delivery_service.clients import SalesClient
 from delivery_service.routes import deliveries
 from delivery_service.settings import DeliverySettings
@@ -47,7 +49,18 @@ def create_app(
             async def purge() -> None:
                 await idempotency.purge(time.time() - settings.idempotency_ttl_hours * 3600)
 
+            async def finish_moves() -> None:
+                await services.finish_moves(
+                    the_store,
+                    app.state.sales,
+                    claim_seconds=settings.move_claim_seconds,
+                    grace=timedelta(seconds=settings.move_retry_grace_seconds),
+                )
+
             await resources.enter_async_context(periodic("purge-idempotency-keys", 3600, purge))
+            await resources.enter_async_context(
+                periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
+            )
             yield
 
     app = create_service_app(

@@ -18,6 +18,7 @@ from delivery_service.domain import (
 )
 from delivery_service.store import DeliveryStore
 from shared.clock import utcnow
+from shared.errors import AppError
 from shared.paging import Page
 from shared.principal import Principal
 
@@ -95,3 +96,30 @@ async def move_delivery(
     # Any other failure (503, 504) keeps the claim until it expires: sales may have moved the
     # order before its answer was lost. The same move may be retried at once.
     return await store.move(delivery_id, delivery.status, to, utcnow())
+
+
+async def finish_moves(
+    store: DeliveryStore, sales: SalesClient, *, claim_seconds: int, grace: timedelta
+) -> list[Delivery]:
+    """Retry the sales half of moves whose call to sales failed, until sales takes or refuses them.
+
+    A claim younger than `grace` (longer than a PATCH takes) is left to its own request."""
+    finished = []
+    for delivery in await store.claimed():
+        claim = delivery.claim
+        assert claim is not None
+        made_at = claim.expires_at - timedelta(seconds=claim_seconds)
+        if made_at > utcnow() - grace:
+            continue
+        try:
+            await sales.move_order(delivery.order_id, domain.ORDER_MOVES[claim.to])
+        except OrderMoveRefused:
+            await store.release_claim(delivery.delivery_id, claim.token)
+            continue
+        except AppError:
+            continue  # sales still away: the next round tries again
+        try:
+            finished.append(await store.move(delivery.delivery_id, delivery.status, claim.to, utcnow()))
+        except AppError:
+            await store.release_claim(delivery.delivery_id, claim.token)  # moved otherwise meanwhile
+    return finished

@@ -23,3 +23,6 @@ class DeliverySettings(ServiceSettings):
     # How long a move to Shipped or Delivered holds its delivery when sales' answer is lost (503,
     # 504): longer than a call to sales can take, since sales may have acted on it meanwhile.
     move_claim_seconds: int = Field(default=30, ge=0, le=3600)
+    # A move whose call to sales failed is retried this often, once older than the grace.
+    move_retry_interval_seconds: float = 2.0
+    move_retry_grace_seconds: float = 15.0

@@ -21,6 +21,7 @@ from shared.store.docs import Docs, TablesDocs, Tx
 
 # deliveries: id -> delivery; orders: order id -> its delivery's id (one delivery per order).
 DELIVERIES, ORDERS = "deliveries", "orders"
+MOVING = "moving"  # deliveries held by a claim: a move sales may not have heard of yet
 
 
 class DeliveryStore(Protocol):
@@ -56,6 +57,9 @@ class DeliveryStore(Protocol):
 
     async def release_claim(self, delivery_id: str, token: str) -> None:
         """End the claim `token`, if it is still the delivery's (sales refused the move)."""
+
+    async def claimed(self) -> list[Delivery]:
+        """Deliveries held by a claim, for the job that finishes interrupted moves."""
 
     async def ping(self) -> None: ...
 
@@ -123,6 +127,7 @@ class DocDeliveryStore:
             check_turn(delivery, expected, claim.to, now)
             claimed = delivery.claimed(claim)
             tx.put(DELIVERIES, delivery_id, claimed.to_doc())
+            tx.put(MOVING, delivery_id, True)
             return claimed
 
         return await self.docs.atomic(work)
@@ -135,6 +140,7 @@ class DocDeliveryStore:
             check_turn(delivery, expected, to, at)
             moved = delivery.moved(to, at)
             tx.put(DELIVERIES, delivery_id, moved.to_doc())
+            tx.delete(MOVING, delivery_id)
             return moved
 
         return await self.docs.atomic(work)
@@ -145,8 +151,13 @@ class DocDeliveryStore:
             delivery = Delivery.from_doc(doc) if doc else None
             if delivery is not None and delivery.claim is not None and delivery.claim.token == token:
                 tx.put(DELIVERIES, delivery_id, delivery.claimed(None).to_doc())
+                tx.delete(MOVING, delivery_id)
 
         await self.docs.atomic(work)
+
+    async def claimed(self) -> list[Delivery]:
+        found = [await self.get_delivery(delivery_id) for delivery_id in await self.docs.keys(MOVING)]
+        return [delivery for delivery in found if delivery is not None and delivery.claim is not None]
 
     async def ping(self) -> None:
         await self.docs.ping()
