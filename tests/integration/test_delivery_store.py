@@ -1,9 +1,10 @@
-"""The delivery store on the in-memory and the JSON backends: one delivery per order, moves as
-compare-and-set, claims, indexed listing, and what survives a restart."""
+"""The delivery store on every backend (in memory, the JSON journal, Redis): one delivery per
+order, moves as compare-and-set, claims, indexed listing, and what survives a restart."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,9 @@ from delivery_service.domain import (
 from delivery_service.store import DocDeliveryStore
 from shared.paging import Page
 from shared.store import Tables
-from shared.store.docs import TablesDocs
+from shared.store.docs import Docs, TablesDocs
+from shared.store.redis_docs import RedisDocs
+from tests.integration.redis_server import RedisServer
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -31,32 +34,39 @@ def a_draft(order_id: str = "order_1", customer_id: str = "cust_001") -> Deliver
     return DeliveryDraft(order_id, customer_id, "1 Main St", date(2026, 12, 3), NOON)
 
 
-class RecordingDocs(TablesDocs):
-    """TablesDocs that remembers how each page was asked for (which index, whether filtered)."""
+class RecordingDocs:
+    """Any Docs backend, remembering how each page was asked for (which index, whether filtered)."""
 
-    def __init__(self, tables: Tables) -> None:
-        super().__init__(tables)
+    def __init__(self, inner: Docs) -> None:
+        self.inner = inner
         self.pages: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     async def page(self, table: str, **kwargs: Any) -> Page[Any]:
         self.pages.append(
             {"index": kwargs["index"], "value": kwargs["value"], "filtered": bool(kwargs["keep"])}
         )
-        return await super().page(table, **kwargs)
+        return await self.inner.page(table, **kwargs)
 
 
 Opener = Callable[[], DocDeliveryStore]
 
 
-@pytest.fixture(params=["memory", "json"])
+@pytest.fixture(params=["memory", "json", "redis"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    """Opens the store on one backend; on JSON, opening again after close reads what was written."""
+    """Opens the store on one backend; opening again after close reads what was written."""
     memory = Tables()
+    prefix = f"test-{uuid.uuid4().hex}:"
 
     def opener() -> DocDeliveryStore:
         if request.param == "memory":
-            return DocDeliveryStore(RecordingDocs(memory))
-        return DocDeliveryStore(RecordingDocs(Tables.open(tmp_path / "delivery")))
+            return DocDeliveryStore(RecordingDocs(TablesDocs(memory)))  # type: ignore[arg-type]
+        if request.param == "redis":
+            server: RedisServer = request.getfixturevalue("redis_server")
+            return DocDeliveryStore(RecordingDocs(RedisDocs.from_url(server.url, prefix)))  # type: ignore[arg-type]
+        return DocDeliveryStore(RecordingDocs(TablesDocs(Tables.open(tmp_path / "delivery"))))  # type: ignore[arg-type]
 
     return opener
 
