@@ -12,16 +12,12 @@ from inventory_service import services
 from inventory_service.domain import DEFAULT_CATALOG
 from inventory_service.routes import books, internal
 from inventory_service.settings import InventorySettings
-from inventory_service.store import InventoryStore, TablesInventoryStore
+from inventory_service.store import DocInventoryStore, InventoryStore
 from shared.app import create_service_app
-from shared.store import open_tables
+from shared.store.docs import open_docs
 from shared.tasks import periodic
 
 log = logging.getLogger("inventory_service")
-
-
-def open_store(settings: InventorySettings) -> InventoryStore:
-    return TablesInventoryStore(open_tables(settings.store, settings.data_dir, fsync=settings.fsync))
 
 
 def create_app(settings: InventorySettings | None = None, store: InventoryStore | None = None) -> FastAPI:
@@ -29,8 +25,7 @@ def create_app(settings: InventorySettings | None = None, store: InventoryStore 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = the_store = store or open_store(settings)
-        await the_store.seed(DEFAULT_CATALOG)
+        app.state.store = the_store = store or DocInventoryStore(open_docs(settings, "inventory"))
         app.state.readiness["store"] = the_store.ping
 
         async def sweep() -> None:
@@ -39,6 +34,7 @@ def create_app(settings: InventorySettings | None = None, store: InventoryStore 
                 log.info("expired holds released", extra={"orders": expired})
 
         try:
+            await the_store.seed(DEFAULT_CATALOG)  # once, even when several instances start together
             async with periodic("expire-holds", settings.expiry_sweep_seconds, sweep):
                 yield
         finally:

@@ -1,10 +1,11 @@
-"""Inventory's store: the interface in domain words, and its implementation on shared tables
-(in memory for unit tests, journaled to a JSON file for the embedded default)."""
+"""Inventory's store: the interface in domain words, and its one implementation on `Docs` (in memory,
+the JSON journal, or Redis shared by several instances)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from inventory_service.domain import (
@@ -16,6 +17,7 @@ from inventory_service.domain import (
     BookNotFound,
     BookQuery,
     HeldLine,
+    HoldStatus,
     InsufficientStock,
     IsbnTaken,
     NewBook,
@@ -28,9 +30,12 @@ from inventory_service.domain import (
 )
 from shared.paging import DEFAULT_LIMIT, Page
 from shared.store import Change, Tables
+from shared.store.docs import Docs, TablesDocs, Tx
 
-BOOKS, RESERVATIONS, HOLDS, ISBNS, SEQ = "books", "reservations", "holds", "isbns", "seq"
-LAST_POSITION, LAST_GENERATED_ID = "book_position", "book_id"
+BOOKS, RESERVATIONS, HOLDS, ISBNS, META, SEQ = "books", "reservations", "holds", "isbns", "meta", "seq"
+POSITION = "book_position"  # counter of catalog positions
+GENERATED = "generated_book"  # counter of generated ids: the n-th is FIRST_GENERATED_ID - 1 + n
+OLD_GENERATED = "book_id"  # what an older JSON store kept instead: the last generated id itself
 
 
 class InventoryStore(Protocol):
@@ -86,47 +91,35 @@ class InventoryStore(Protocol):
     async def close(self) -> None: ...
 
 
-class TablesInventoryStore:
-    """The inventory store on `Tables`: no awaits inside a method, so each one is atomic.
+class DocInventoryStore:
+    """The inventory store on any `Docs` backend: every change is one transaction.
 
-    Each book document keeps its catalog position `pos`, the cursor of the catalog's pages, and
-    the `isbns` table maps each ISBN (as ISBN-13) to its book, written in the same batch."""
+    Each book document keeps its catalog position `pos`, the cursor of the catalog's pages; the
+    `isbns` table maps each ISBN (as ISBN-13) to its book, and `holds` lists the holds in progress."""
 
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-        self._upgrade()
-        tables.order(BOOKS, _position, indexes={"author": lambda doc: str(doc["author"]).casefold()})
-
-    def _upgrade(self) -> None:
-        """Books stored by an older version get a position (in their stored order) and an ISBN entry."""
-        books = self.tables.table(BOOKS)
-        last = max([self._last_position()] + [doc["pos"] for doc in books.values() if "pos" in doc])
-        changes: list[Change] = []
-        indexed: set[str] = set()
-        for book_id, doc in books.items():
-            if "pos" not in doc:
-                last += 1
-                changes.append((BOOKS, book_id, {**doc, "pos": last}))
-            key = isbn_key(doc["isbn"])
-            if self.tables.get(ISBNS, key) is None and key not in indexed:
-                indexed.add(key)
-                changes.append((ISBNS, key, book_id))
-        if last != self._last_position():
-            changes.append((SEQ, LAST_POSITION, last))
-        if changes:
-            self.tables.write(changes)
+    def __init__(self, docs: Docs | Tables) -> None:
+        self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
+        if isinstance(self.docs, TablesDocs):
+            _upgrade(self.docs.tables)  # before ordering: the order needs every book's position
+        self.docs.order(BOOKS, _position, indexes={"author": lambda doc: str(doc["author"]).casefold()})
 
     async def seed(self, books: Iterable[Book]) -> None:
-        if not self.tables.get("meta", "seeded"):
-            changes: list[Change] = []
-            last = self._last_position()
-            for book in books:
-                last += 1
-                changes += self._added(book, last)
-            self.tables.write([*changes, ("meta", "seeded", True)])
+        if await self.docs.get(META, "seeded"):
+            return  # every start but the first: spend no positions
+        books = list(books)
+        positions = [await self.docs.next_number(POSITION) for _ in books]
+
+        async def work(tx: Tx) -> None:
+            if await tx.get(META, "seeded"):
+                return  # another instance starting at the same time seeded first
+            for book, position in zip(books, positions, strict=True):
+                _put_new(tx, book, position)
+            tx.put(META, "seeded", True)
+
+        await self.docs.atomic(work)
 
     async def get_book(self, book_id: str) -> Book | None:
-        doc = self.tables.get(BOOKS, book_id)
+        doc = await self.docs.get(BOOKS, book_id)
         return Book.from_doc(doc) if doc else None
 
     async def list_books(
@@ -137,7 +130,7 @@ class TablesInventoryStore:
         keep: Callable[[Any], bool] | None = None
         if query.q is not None or query.in_stock is not None:  # no index answers these: filter
             keep = lambda doc: query.matches(Book.from_doc(doc))  # noqa: E731
-        page = self.tables.page(
+        page = await self.docs.page(
             BOOKS,
             after=after,
             limit=limit,
@@ -148,161 +141,221 @@ class TablesInventoryStore:
         return page.map(Book.from_doc)
 
     async def add_book(self, new: NewBook) -> Book:
-        book_id = new.id if new.id is not None else self._free_id()
-        if self.tables.get(BOOKS, book_id) is not None:
-            raise BookExists(book_id)
-        if self.tables.get(ISBNS, isbn_key(new.isbn)) is not None:
+        # Refused early where one read can tell, so a refusal spends no generated id or position;
+        # the transaction decides. (One read only: with two, a book added between them could be
+        # refused for its ISBN where the JSON store refuses it for its id.)
+        if new.id is not None and await self.docs.get(BOOKS, new.id) is not None:
+            raise BookExists(new.id)
+        if new.id is None and await self.docs.get(ISBNS, isbn_key(new.isbn)) is not None:
             raise IsbnTaken(new.isbn)
-        book = new.with_id(book_id)
-        changes = self._added(book, self._last_position() + 1)
-        if new.id is None:
-            changes.append((SEQ, LAST_GENERATED_ID, int(book_id)))
-        self.tables.write(changes)
-        return book
+        position = await self.docs.next_number(POSITION)
+        while True:
+            book = new.with_id(new.id if new.id is not None else await self._free_id())
+
+            async def work(tx: Tx, book: Book = book) -> bool:
+                # The ISBN is read first: on Redis a refusing transaction's reads are not checked
+                # together, and a book added in between must still be refused for its id first.
+                isbn_owner = await tx.get(ISBNS, isbn_key(book.isbn))
+                if await tx.get(BOOKS, book.id) is not None:
+                    if new.id is None:
+                        return False  # a client chose this id meanwhile: take the next one
+                    raise BookExists(book.id)
+                if isbn_owner is not None:
+                    raise IsbnTaken(book.isbn)
+                _put_new(tx, book, position)
+                return True
+
+            if await self.docs.atomic(work):
+                return book
 
     async def update_book(self, book_id: str, changes: BookChanges) -> Book:
-        doc = self._book_doc(book_id)
-        book = Book.from_doc(doc)
-        updated = changes.apply(book)
-        writes: list[Change] = [(BOOKS, book_id, {**doc, **updated.to_doc()})]
-        old_key, new_key = isbn_key(book.isbn), isbn_key(updated.isbn)
-        if new_key != old_key:
-            if self.tables.get(ISBNS, new_key) not in (None, book_id):
-                raise IsbnTaken(updated.isbn)
-            if self.tables.get(ISBNS, old_key) == book_id:
-                writes.append((ISBNS, old_key, None))
-            writes.append((ISBNS, new_key, book_id))
-        self.tables.write(writes)
-        return updated
+        async def work(tx: Tx) -> Book:
+            doc = await _book_doc(tx, book_id)
+            book = Book.from_doc(doc)
+            updated = changes.apply(book)
+            old_key, new_key = isbn_key(book.isbn), isbn_key(updated.isbn)
+            if new_key != old_key:
+                if await tx.get(ISBNS, new_key) not in (None, book_id):
+                    raise IsbnTaken(updated.isbn)
+                if await tx.get(ISBNS, old_key) == book_id:
+                    tx.delete(ISBNS, old_key)
+                tx.put(ISBNS, new_key, book_id)
+            tx.put(BOOKS, book_id, {**doc, **updated.to_doc()})
+            return updated
+
+        return await self.docs.atomic(work)
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        doc = self._book_doc(book_id)
-        if doc["stock"] + delta < 0:
-            raise NotEnoughStock(Book.from_doc(doc), delta)
-        doc = {**doc, "stock": doc["stock"] + delta}
-        self.tables.write([(BOOKS, book_id, doc)])
-        return Book.from_doc(doc)
+        async def work(tx: Tx) -> Book:
+            doc = await _book_doc(tx, book_id)
+            if doc["stock"] + delta < 0:
+                raise NotEnoughStock(Book.from_doc(doc), delta)
+            doc = {**doc, "stock": doc["stock"] + delta}
+            tx.put(BOOKS, book_id, doc)
+            return Book.from_doc(doc)
+
+        return await self.docs.atomic(work)
 
     async def delete_book(self, book_id: str) -> None:
-        doc = self._book_doc(book_id)
-        for order_id in self.tables.table(HOLDS):
-            reservation = self._reservation(order_id)
-            if reservation is not None and book_id in reservation.quantities():
-                raise BookHeld(book_id)
-        changes: list[Change] = [(BOOKS, book_id, None)]
-        if self.tables.get(ISBNS, isbn_key(doc["isbn"])) == book_id:
-            changes.append((ISBNS, isbn_key(doc["isbn"]), None))
-        self.tables.write(changes)
+        async def work(tx: Tx) -> None:
+            doc = await _book_doc(tx, book_id)
+            # Listed after the book was read: a hold made since then changed the book's stock, so
+            # on Redis this transaction runs again and sees it; a hold settled since then changed
+            # its reservation, read below.
+            for order_id in await self.docs.keys(HOLDS):
+                reservation = await _reservation(tx, order_id)
+                if reservation is not None and book_id in reservation.quantities():
+                    raise BookHeld(book_id)
+            tx.delete(BOOKS, book_id)
+            if await tx.get(ISBNS, isbn_key(doc["isbn"])) == book_id:
+                tx.delete(ISBNS, isbn_key(doc["isbn"]))
+
+        await self.docs.atomic(work)
 
     async def get_reservation(self, order_id: str) -> Reservation | None:
-        return self._reservation(order_id)
+        doc = await self.docs.get(RESERVATIONS, order_id)
+        return Reservation.from_doc(doc) if doc else None
 
     async def hold(
         self, order_id: str, wanted: dict[str, int], expires_at: datetime
     ) -> tuple[Reservation, bool]:
-        existing = self._reservation(order_id)
-        if existing:
-            if existing.quantities() != wanted:
-                raise ReservationConflict(f"Order {order_id} already holds other lines")
-            return existing, False
-        docs = {book_id: self.tables.get(BOOKS, book_id) for book_id in wanted}
-        short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
-        if short:
-            raise InsufficientStock(short)
-        lines = []
-        changes: list[Change] = []
-        for book_id, quantity in wanted.items():
-            doc = docs[book_id]
-            lines.append(HeldLine(book_id, quantity, Book.from_doc(doc).price))
-            changes.append((BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity}))
-        reservation = Reservation(order_id, tuple(lines), "held", expires_at)
-        changes += [(RESERVATIONS, order_id, reservation.to_doc()), (HOLDS, order_id, True)]
-        self.tables.write(changes)
-        return reservation, True
+        async def work(tx: Tx) -> tuple[Reservation, bool]:
+            existing = await _reservation(tx, order_id)
+            if existing:
+                if existing.quantities() != wanted:
+                    raise ReservationConflict(f"Order {order_id} already holds other lines")
+                return existing, False
+            docs = {book_id: await tx.get(BOOKS, book_id) for book_id in wanted}
+            short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
+            if short:
+                raise InsufficientStock(short)
+            lines = []
+            for book_id, quantity in wanted.items():
+                doc = docs[book_id]
+                lines.append(HeldLine(book_id, quantity, Decimal(doc["price"])))
+                tx.put(BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity})
+            reservation = Reservation(order_id, tuple(lines), "held", expires_at)
+            tx.put(RESERVATIONS, order_id, reservation.to_doc())
+            tx.put(HOLDS, order_id, True)
+            return reservation, True
+
+        return await self.docs.atomic(work)
 
     async def commit(self, order_id: str) -> Reservation:
-        reservation = self._settle(order_id, "held", "committed")
-        if reservation.status == "held":
-            reservation = self._finish(reservation, "committed", [])
-        return reservation
+        return await self._settle(order_id, "held", "committed", restock=False)
 
     async def release(self, order_id: str) -> Reservation:
-        reservation = self._settle(order_id, "held", "released")
-        if reservation.status == "held":
-            reservation = self._finish(reservation, "released", self._restock(reservation))
-        return reservation
+        return await self._settle(order_id, "held", "released", restock=True)
 
     async def return_units(self, order_id: str) -> Reservation:
-        reservation = self._settle(order_id, "committed", "returned")
-        if reservation.status == "committed":
-            reservation = self._finish(reservation, "returned", self._restock(reservation))
-        return reservation
+        return await self._settle(order_id, "committed", "returned", restock=True)
 
     async def expire_holds(self, now: datetime) -> list[str]:
         expired = []
-        for order_id in list(self.tables.table(HOLDS)):
-            reservation = self._reservation(order_id)
-            if reservation and reservation.expires_at <= now:
-                await self.release(order_id)
+        for order_id in await self.docs.keys(HOLDS):
+            # Each its own transaction that reads the hold again: of instances sweeping at once,
+            # one releases it and the others find it released.
+            async def work(tx: Tx, order_id: str = order_id) -> bool:
+                reservation = await _reservation(tx, order_id)
+                if reservation is None or reservation.status != "held" or reservation.expires_at > now:
+                    return False
+                await _restock(tx, reservation)
+                _finish(tx, reservation, "released")
+                return True
+
+            if await self.docs.atomic(work):
                 expired.append(order_id)
         return expired
 
-    def _added(self, book: Book, position: int) -> list[Change]:
-        return [
-            (BOOKS, book.id, {**book.to_doc(), "pos": position}),
-            (ISBNS, isbn_key(book.isbn), book.id),
-            (SEQ, LAST_POSITION, position),
-        ]
-
-    def _last_position(self) -> int:
-        return int(self.tables.get(SEQ, LAST_POSITION) or 0)
-
-    def _free_id(self) -> str:
-        """The next generated id, past any id a client chose that is in use."""
-        n = max(int(self.tables.get(SEQ, LAST_GENERATED_ID) or 0) + 1, FIRST_GENERATED_ID)
-        while self.tables.get(BOOKS, str(n)) is not None:
-            n += 1
-        return str(n)
-
-    def _book_doc(self, book_id: str) -> dict[str, Any]:
-        doc: dict[str, Any] | None = self.tables.get(BOOKS, book_id)
-        if doc is None:
-            raise BookNotFound()
-        return doc
-
-    def _reservation(self, order_id: str) -> Reservation | None:
-        doc = self.tables.get(RESERVATIONS, order_id)
-        return Reservation.from_doc(doc) if doc else None
-
-    def _settle(self, order_id: str, source: str, target: str) -> Reservation:
-        """The reservation, when it is `source` (to be moved) or `target` already (a retry)."""
-        reservation = self._reservation(order_id)
-        if reservation is None:
-            raise ReservationNotFound()
-        if reservation.status not in (source, target):
-            raise ReservationConflict(f"Reservation for {order_id} is {reservation.status}")
-        return reservation
-
-    def _restock(self, reservation: Reservation) -> list[Change]:
-        changes: list[Change] = []
-        for line in reservation.lines:
-            doc = self.tables.get(BOOKS, line.book_id)
-            if doc is not None:  # a book deleted meanwhile has no stock to return to
-                changes.append((BOOKS, line.book_id, {**doc, "stock": doc["stock"] + line.quantity}))
-        return changes
-
-    def _finish(self, reservation: Reservation, status: str, changes: list[Change]) -> Reservation:
-        done = Reservation.from_doc({**reservation.to_doc(), "status": status})
-        self.tables.write(
-            [*changes, (RESERVATIONS, done.order_id, done.to_doc()), (HOLDS, done.order_id, None)]
-        )
-        return done
-
     async def ping(self) -> None:
-        return None
+        await self.docs.ping()
 
     async def close(self) -> None:
-        self.tables.close()
+        await self.docs.close()
+
+    async def _free_id(self) -> str:
+        """The next generated id, past any id a client chose that is in use."""
+        while True:
+            book_id = str(FIRST_GENERATED_ID - 1 + await self.docs.next_number(GENERATED))
+            if await self.docs.get(BOOKS, book_id) is None:
+                return book_id
+
+    async def _settle(
+        self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool
+    ) -> Reservation:
+        """Move the reservation from `source` to `target`; one at `target` already is a retry."""
+
+        async def work(tx: Tx) -> Reservation:
+            reservation = await _reservation(tx, order_id)
+            if reservation is None:
+                raise ReservationNotFound()
+            if reservation.status == target:
+                return reservation
+            if reservation.status != source:
+                raise ReservationConflict(f"Reservation for {order_id} is {reservation.status}")
+            if restock:
+                await _restock(tx, reservation)
+            return _finish(tx, reservation, target)
+
+        return await self.docs.atomic(work)
+
+
+def _put_new(tx: Tx, book: Book, position: int) -> None:
+    tx.put(BOOKS, book.id, {**book.to_doc(), "pos": position})
+    tx.put(ISBNS, isbn_key(book.isbn), book.id)
+
+
+async def _book_doc(tx: Tx, book_id: str) -> dict[str, Any]:
+    doc: dict[str, Any] | None = await tx.get(BOOKS, book_id)
+    if doc is None:
+        raise BookNotFound()
+    return doc
+
+
+async def _reservation(tx: Tx, order_id: str) -> Reservation | None:
+    doc = await tx.get(RESERVATIONS, order_id)
+    return Reservation.from_doc(doc) if doc else None
+
+
+async def _restock(tx: Tx, reservation: Reservation) -> None:
+    for line in reservation.lines:
+        doc = await tx.get(BOOKS, line.book_id)
+        if doc is not None:  # a book deleted meanwhile has no stock to return to
+            tx.put(BOOKS, line.book_id, {**doc, "stock": doc["stock"] + line.quantity})
+
+
+def _finish(tx: Tx, reservation: Reservation, status: HoldStatus) -> Reservation:
+    done = Reservation(reservation.order_id, reservation.lines, status, reservation.expires_at)
+    tx.put(RESERVATIONS, done.order_id, done.to_doc())
+    tx.delete(HOLDS, done.order_id)
+    return done
+
+
+def _upgrade(tables: Tables) -> None:
+    """Bring what an older version left in a JSON store up to date, in one write: books without a
+    position get one (in their stored order) and an ISBN entry, and the generated-id counter its
+    new form. (Redis never held the older layout.)"""
+    books = tables.table(BOOKS)
+    stored = int(tables.get(SEQ, POSITION) or 0)
+    last = max([stored] + [doc["pos"] for doc in books.values() if "pos" in doc])
+    changes: list[Change] = []
+    indexed: set[str] = set()
+    for book_id, doc in books.items():
+        if "pos" not in doc:
+            last += 1
+            changes.append((BOOKS, book_id, {**doc, "pos": last}))
+        key = isbn_key(doc["isbn"])
+        if tables.get(ISBNS, key) is None and key not in indexed:
+            indexed.add(key)
+            changes.append((ISBNS, key, book_id))
+    if last != stored:
+        changes.append((SEQ, POSITION, last))
+    old_generated = tables.get(SEQ, OLD_GENERATED)
+    if old_generated is not None:
+        changes.append((SEQ, GENERATED, max(int(old_generated) - FIRST_GENERATED_ID + 1, 0)))
+        changes.append((SEQ, OLD_GENERATED, None))
+    if changes:
+        tables.write(changes)
 
 
 def _position(doc: dict[str, Any]) -> int:

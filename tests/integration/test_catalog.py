@@ -1,5 +1,6 @@
-"""The catalog through the gateway of the real system: adding, editing, restocking and removing a
-book, pages that follow their Link, and stock changes racing orders without a lost update."""
+"""The catalog through the gateway of the real system (on JSON, and on Redis with two instances of
+every service): adding, editing, restocking and removing a book, pages that follow their Link, and
+stock changes racing orders without a lost update."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.shop import all_orders, order_body, sold, stock
 from tests.integration.system import LocalSystem
 
+# The same on the JSON default and on Redis with two instances of every service.
+BOTH_STORES = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
 BRAVE = {
     "id": "brave",
     "title": "Brave New World",
@@ -27,6 +31,7 @@ def error(response: httpx.Response, status: int, message: str, **extra: Any) -> 
     assert response.json() == {"error": message, **extra, "request_id": response.headers["x-request-id"]}
 
 
+@BOTH_STORES
 async def test_a_book_is_added_edited_restocked_and_removed_through_the_gateway(
     client: httpx.AsyncClient,
 ) -> None:
@@ -65,6 +70,7 @@ async def test_a_book_is_added_edited_restocked_and_removed_through_the_gateway(
     assert list((await client.get("/api/books")).json()) == ["123", "456", "789"]
 
 
+@BOTH_STORES
 async def test_a_book_on_an_order_in_progress_is_not_removed_and_a_sold_one_is(
     client: httpx.AsyncClient, system: LocalSystem
 ) -> None:
@@ -74,13 +80,16 @@ async def test_a_book_on_an_order_in_progress_is_not_removed_and_a_sold_one_is(
         held = await inventory.post(
             "/internal/reservations",
             json={"order_id": "manual", "lines": [{"book_id": "456", "quantity": 1}]},
+            headers=system.signed("POST", "/internal/reservations"),
         )
         assert held.status_code == 201, held.text
 
         error(await client.delete("/api/books/456"), 409, "Book 456 has units held for orders in progress")
         assert (await client.delete("/api/books/789")).status_code == 204  # its order is committed
 
-        await inventory.post("/internal/reservations/manual/release")
+        release = "/internal/reservations/manual/release"
+        released = await inventory.post(release, headers=system.signed("POST", release))
+        assert released.status_code == 200, released.text
     assert (await client.delete("/api/books/456")).status_code == 204
 
 
@@ -92,6 +101,7 @@ async def test_without_a_token_a_books_route_is_401_before_anything_else(system:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@BOTH_STORES
 async def test_pages_arrive_through_the_gateway_and_their_link_is_followed(client: httpx.AsyncClient) -> None:
     await client.post("/api/books", json=BRAVE)
 
@@ -108,6 +118,7 @@ async def test_pages_arrive_through_the_gateway_and_their_link_is_followed(clien
     error(await client.get("/api/books?limit=1001"), 400, "Invalid request", details=too_many)
 
 
+@BOTH_STORES
 async def test_stock_changes_racing_orders_on_one_book_add_up_exactly(client: httpx.AsyncClient) -> None:
     # 40 in stock before the race, and only 30 orders and 10 removals can take units: none can be
     # refused, so every number below is exact whatever the interleaving.
