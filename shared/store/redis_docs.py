@@ -18,13 +18,13 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.errors import ServiceUnavailable
+from shared.errors import AppError, ServiceUnavailable
 from shared.paging import Page
 from shared.store.ordering import IndexKey, SortKey
 
@@ -78,6 +78,12 @@ class _RedisTx:
     def delete(self, table: str, key: str) -> None:
         self.writes[table, key] = None
 
+    async def validate(self) -> None:
+        """WatchError if anything read changed since: an empty MULTI/EXEC checks every watch."""
+        if self.read:
+            self.pipe.multi()  # type: ignore[no-untyped-call]
+            await self.pipe.execute()
+
     async def commit(self) -> None:
         for table, key in list(self.writes):  # watch, and know the old value of, every key written
             if (table, key) not in self.read:
@@ -100,9 +106,19 @@ class RedisDocs:
         self._orderings: dict[str, _Ordering] = {}
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, *, timeout: float = 2.0) -> RedisDocs:
-        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-        return cls(client, prefix)
+    def from_url(
+        cls, url: str, prefix: str, *, timeout: float = 2.0, max_connections: int = 256
+    ) -> RedisDocs:
+        # A blocking pool: a burst past max_connections waits for a connection (up to `timeout`)
+        # instead of failing at once, which would turn load into 503s.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+        )
+        return cls(Redis(connection_pool=pool), prefix)
 
     def doc_key(self, table: str, key: str) -> str:
         return f"{self.prefix}{table}:{key}"
@@ -155,9 +171,15 @@ class RedisDocs:
             async with _store_errors(), self.redis.pipeline(transaction=True) as pipe:
                 tx = _RedisTx(self, pipe)
                 try:
-                    result = await work(tx)
+                    try:
+                        result = await work(tx)
+                    except AppError:
+                        await tx.validate()  # a refusal must rest on one consistent view, too
+                        raise
                     if tx.writes:
                         await tx.commit()
+                    else:
+                        await tx.validate()
                     return result
                 except WatchError:
                     pass

@@ -7,14 +7,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from tests.integration.redis_server import RedisServer
 from tests.integration.system import AUTH, LocalSystem
 
 
 @pytest.fixture
 def system(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
+    """The whole system on the JSON store; parametrized indirectly with "redis", two instances of
+    every service on a flushed real Redis."""
     marker = request.node.get_closest_marker("system_env")
-    system = LocalSystem(tmp_path, env=marker.kwargs if marker else None)
+    env = marker.kwargs if marker else None
+    if getattr(request, "param", "json") == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(server.url).flushall()
+        system = LocalSystem(tmp_path, env=env, store="redis", instances=2, redis_url=server.url)
+    else:
+        system = LocalSystem(tmp_path, env=env)
     try:
         system.start()
         yield system

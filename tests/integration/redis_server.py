@@ -34,9 +34,10 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process; it can be stopped and started again on the same port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, durable: bool = False) -> None:
         self.binary = require_binary("redis-server", "redis-server")
         self.directory = directory
+        self.durable = durable  # an append-only file synced on every write: a restart keeps all
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -54,8 +55,11 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", "always"]
+                    if self.durable
+                    else ["--appendonly", "no"]
+                ),
                 "--dir",
                 str(self.directory),
                 "--logfile",

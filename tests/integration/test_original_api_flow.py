@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.integration.system import LocalSystem
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+# The same flows on the JSON default and on Redis with two instances of every service.
+BOTH_STORES = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
 
 
+@BOTH_STORES
 async def test_the_original_clients_whole_flow_works_unchanged(client: httpx.AsyncClient) -> None:
     books = await client.get("/api/books")
     assert books.status_code == 200
@@ -83,6 +87,7 @@ async def test_the_original_clients_whole_flow_works_unchanged(client: httpx.Asy
     assert (await client.get("/api/deliveries/del_1")).json() == delivery
 
 
+@BOTH_STORES
 async def test_every_response_carries_the_request_id_that_every_service_logged(
     client: httpx.AsyncClient, system: LocalSystem
 ) -> None:
@@ -108,6 +113,7 @@ async def test_health_and_readiness_need_no_token(system: LocalSystem) -> None:
             assert (await plain.get(base + "/readyz")).json() == {"status": "ready"}
 
 
+@BOTH_STORES
 async def test_a_store_left_by_a_stop_opens_again_with_its_data(
     client: httpx.AsyncClient, system: LocalSystem
 ) -> None:

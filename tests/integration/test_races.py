@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from tests.integration.shop import all_orders, order_body, sold, stock
+
+# The same on the JSON default and on Redis with two instances of every service.
+pytestmark = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
 
 
 async def test_two_hundred_buyers_for_25_copies_make_exactly_25_orders(client: httpx.AsyncClient) -> None:
