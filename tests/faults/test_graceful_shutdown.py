@@ -1,0 +1,56 @@
+"""SIGTERM in the middle of a burst of orders: the process stops taking new requests, finishes the
+ones in flight, flushes its store and exits 0; nothing it acknowledged is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import httpx
+import pytest
+
+from tests.integration.shop import all_orders, eventually, order_body, sold, stock
+from tests.integration.system import LocalSystem
+
+FAST_RECOVERY = {
+    "SALES_RECOVERY_GRACE_SECONDS": "1",
+    "SALES_RECOVERY_INTERVAL_SECONDS": "0.2",
+    "INVENTORY_HOLD_TTL_SECONDS": "3",
+    "INVENTORY_EXPIRY_SWEEP_SECONDS": "0.2",
+}
+
+
+@pytest.mark.system_env(**FAST_RECOVERY)
+@pytest.mark.parametrize("victim", ["sales", "inventory"])
+async def test_sigterm_mid_burst_exits_0_and_loses_nothing_acknowledged(
+    client: httpx.AsyncClient, system: LocalSystem, victim: str
+) -> None:
+    started = asyncio.Event()
+
+    async def buy() -> httpx.Response:
+        started.set()
+        return await client.post("/api/orders", json=order_body("123", 1))
+
+    burst = [asyncio.create_task(buy()) for _ in range(40)]
+    await started.wait()
+    await asyncio.sleep(0.05)
+    os.kill(system.processes[victim].pid, signal.SIGTERM)
+    responses = await asyncio.gather(*burst)
+    exit_code = await asyncio.to_thread(system.processes[victim].wait, 30)
+
+    assert exit_code == 0
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 503, 504}, statuses
+    system.start(victim)
+    for response in responses:
+        if response.status_code == 201:
+            order = response.json()
+            assert (await client.get(f"/api/orders/{order['order_id']}")).json() == order
+
+    async def balanced() -> bool:
+        orders = await all_orders(client, 100)
+        settled = all(o["status"] in ("Confirmed", "Failed") for o in orders)
+        return settled and await stock(client, "123") + sold(orders, "123") == 50
+
+    assert await eventually(balanced), "stock and confirmed orders never balanced"
