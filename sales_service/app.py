@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 
 from sales_service import services
 from sales_service.clients import InventoryClient
-from sales_service.payments import PaymentProvider, SimulatedPayments
+from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPayments
 from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
@@ -41,7 +41,12 @@ def create_app(
         upstream = Upstream("inventory", inventory_http or make_clients(settings.inventory_url, settings))
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory
-        app.state.payments = the_payments = payments or SimulatedPayments()
+        provider = payments or SimulatedPayments(
+            failure_rate=settings.payment_failure_rate,
+            timeout_rate=settings.payment_timeout_rate,
+            seed=settings.payment_seed,
+        )
+        app.state.payments = the_payments = TimedPayments(provider, settings.payment_timeout_seconds)
         app.state.readiness |= {"store": the_store.ping, "inventory": upstream.ready}
         grace = timedelta(seconds=settings.recovery_grace_seconds)
 

@@ -57,11 +57,8 @@ async def place_order(
     order = order.priced(prices)
     try:
         charge = await payments.charge(order.order_id, order.total_amount, payment_method, payment_token)
-    except PaymentUnavailable:
-        # A provider that failed may still have taken the money: void it (the charge is keyed by order).
-        refunded = await _refund_quietly(payments, order.order_id)
-        await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
-        await _release_quietly(inventory, order.order_id)
+    except PaymentUnavailable:  # down, or too slow (PaymentTimeout): 503 with Retry-After
+        await _void(store, inventory, payments, order)
         raise
     if not charge.approved:
         await store.save_order(order.moved("Failed", "Declined"))
@@ -99,12 +96,19 @@ async def _release_quietly(inventory: Inventory, order_id: str) -> None:
         )
 
 
-async def _refund_quietly(payments: PaymentProvider, order_id: str) -> bool:
+async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order) -> None:
+    """Undo a charge whose outcome is unknown: a provider that failed or timed out may still have
+    taken the money. The refund is keyed by order id; until it is known to have been sent the order
+    stays Pending, and recovery releases, refunds and fails it."""
+    await _release_quietly(inventory, order.order_id)
     try:
-        return await payments.refund(order_id)
+        refunded = await payments.refund(order.order_id)
     except AppError as exc:
-        log.warning("refund failed", extra={"order_id": order_id, "error": exc.message})
-        return False
+        log.warning(
+            "void failed; recovery retries it", extra={"order_id": order.order_id, "error": exc.message}
+        )
+        return
+    await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
 
 
 async def get_order(store: SalesStore, order_id: str, principal: Principal | None = None) -> Order:
