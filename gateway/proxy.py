@@ -22,9 +22,11 @@ from gateway import ratelimit
 from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
 from shared import internal
+from shared.breaker import Breaker, Bulkhead, CircuitOpen, Protection, State
 from shared.context import REQUEST_ID_HEADER, request_id_var
-from shared.errors import error_body
+from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout, error_body
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER, TRUSTED_PREFIXES, Principal
+from shared.settings import ServiceSettings
 
 log = logging.getLogger("gateway.proxy")
 # One line per state-changing request, with who did it: catalog and stock changes, deletes,
@@ -84,16 +86,77 @@ class Route:
 
 
 class Upstreams:
-    """The pooled HTTP session to every service; opened in the lifespan, never at import."""
+    """The pooled HTTP session to every service; opened in the lifespan, never at import.
 
-    def __init__(self, connect_timeout: float, request_timeout: float) -> None:
+    Each instance has its own circuit breaker and each service a bound on calls in flight, as in
+    `shared.http.Upstream` (see there why per instance). Only transport failures and timeouts count:
+    whatever a service answers, a 503 included, is forwarded as its answer.
+    """
+
+    def __init__(
+        self, connect_timeout: float, request_timeout: float, protection: Protection | None = None
+    ) -> None:
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=connect_timeout)
+        self.protection = protection or Protection()
+        self._breakers: dict[tuple[str, str], Breaker] = {}
+        self._bulkheads: dict[str, Bulkhead] = {}
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> Upstreams:
+        return cls(settings.connect_timeout, settings.request_timeout, Protection.from_settings(settings))
 
     @property
     def session(self) -> aiohttp.ClientSession:
         assert self._session is not None, "upstreams are not open"
         return self._session
+
+    def breaker(self, route: Route, base_url: str) -> Breaker:
+        key = (route.service, base_url)
+        if key not in self._breakers:
+            self._breakers[key] = self.protection.breaker(route.service, (aiohttp.ClientError, TimeoutError))
+        return self._breakers[key]
+
+    def bulkhead(self, route: Route) -> Bulkhead:
+        if route.service not in self._bulkheads:
+            self._bulkheads[route.service] = self.protection.bulkhead(route.service)
+        return self._bulkheads[route.service]
+
+    def breaker_states(self) -> dict[str, dict[str, State]]:
+        """Each instance's breaker state, by service and base URL (for metrics)."""
+        states: dict[str, dict[str, State]] = {}
+        for (service, base_url), breaker in self._breakers.items():
+            states.setdefault(service, {})[base_url] = breaker.state
+        return states
+
+    async def send(
+        self, route: Route, method: str, target: str, headers: CIMultiDict[str], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, raw headers and body from the first instance that takes the request, or an AppError:
+        503 when none does (CircuitOpen when every breaker is open), 504 on a timeout."""
+        async with self.bulkhead(route).slot():
+            shut: list[CircuitOpen] = []
+            for base_url in route.instances():
+                # encoded=True: forward the path byte for byte; parsing would resolve `..` segments.
+                url = URL(base_url + target, encoded=True)
+                try:
+                    with self.breaker(route, base_url).attempt():
+                        async with self.session.request(
+                            method, url, headers=headers, data=body or None, allow_redirects=False
+                        ) as response:
+                            # raw_headers: the service's bytes exactly, never re-encoded.
+                            return response.status, list(response.raw_headers), await response.read()
+                except CircuitOpen as exc:
+                    shut.append(exc)
+                except aiohttp.ClientConnectorError:
+                    continue  # refused: the request never reached this instance, so the next may take it
+                except TimeoutError as exc:
+                    raise UpstreamTimeout(f"The {route.service} service did not answer in time") from exc
+                except aiohttp.ClientError as exc:
+                    raise ServiceUnavailable(f"The {route.service} service is unavailable") from exc
+            if shut and len(shut) == len(route.base_urls):
+                raise min(shut, key=lambda exc: exc.retry_after)
+            raise ServiceUnavailable(f"The {route.service} service is unavailable")
 
     async def open(self) -> None:
         # keepalive shorter than the services' 75 s, so a pooled socket is never reused as it closes.
@@ -218,37 +281,23 @@ class ProxyMiddleware:
         body: bytes,
         limits: list[tuple[bytes, bytes]],
     ) -> int:
-        """Forward to the first instance that takes the connection; the status answered."""
+        """Forward to the first instance that takes the request; the status answered."""
         target = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
         try:
-            for base_url in route.instances():
-                # encoded=True: forward the path byte for byte; parsing would resolve `..` segments.
-                url = URL(base_url + target, encoded=True)
-                try:
-                    async with self.upstreams.session.request(
-                        scope["method"], url, headers=headers, data=body or None, allow_redirects=False
-                    ) as response:
-                        payload = await response.read()
-                        # raw_headers: the service's bytes exactly, never re-encoded.
-                        out = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_RESPONSE]
-                        out += limits
-                        await _reply(send, response.status, payload, out, content_type=None)
-                        return response.status
-                except aiohttp.ClientConnectorError:
-                    continue  # refused: the request never reached this instance, so the next may take it
-            raise aiohttp.ClientConnectionError("every instance refused the connection")
-        except TimeoutError:
-            log.warning("upstream timed out", extra={"upstream": route.service})
-            await _reply(send, 504, error_body(f"The {route.service} service did not answer in time"))
-            return 504
-        except aiohttp.ClientError as exc:
-            log.warning("upstream unavailable", extra={"upstream": route.service, "error": repr(exc)})
-            await _reply(
-                send, 503, error_body(f"The {route.service} service is unavailable"), [(b"retry-after", b"1")]
+            status, raw, payload = await self.upstreams.send(route, scope["method"], target, headers, body)
+        except AppError as exc:
+            cause = repr(exc.__cause__) if exc.__cause__ else exc.message
+            log.warning(
+                "upstream failed", extra={"upstream": route.service, "status": exc.status, "error": cause}
             )
-            return 503
+            extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+            await _reply(send, exc.status, error_body(exc.message), extra)
+            return exc.status
+        out = [(k, v) for k, v in raw if k.lower() not in _DROP_RESPONSE]
+        await _reply(send, status, payload, out + limits, content_type=None)
+        return status
 
 
 def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | None:

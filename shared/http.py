@@ -1,5 +1,5 @@
 """Outbound HTTP between services: pooled httpx clients per upstream instance, spread round robin,
-with transport errors mapped to the contract's 503/504."""
+each behind a circuit breaker, with transport errors mapped to the contract's 503/504."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from shared import internal
+from shared.breaker import CircuitOpen, Protection, State
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER
@@ -65,34 +66,69 @@ def make_clients(setting: str, settings: ServiceSettings) -> list[httpx.AsyncCli
 
 
 class Upstream:
-    """A named upstream service with one or more instances.
+    """A named upstream service with one or more instances, each behind its own circuit breaker.
 
-    Calls go round robin; an instance that refuses the connection is skipped for the next one
-    (the request never reached it, so this is safe for any method). Only when every instance
-    refuses is it 503; a timeout is 504 at once (the request may have been acted on).
+    Calls go round robin; an instance that refuses the connection, or whose breaker is open, is
+    skipped for the next one (the request never reached it, so this is safe for any method). Only
+    when no instance takes the call is it 503; a timeout is 504 at once (the request may have been
+    acted on). At most `protection.max_concurrent` calls are in flight; beyond that it is 503 at once.
+
+    One breaker per instance, not per service: a frozen instance among healthy ones times out on its
+    turns only, so a shared count would never reach the threshold while every other call succeeded;
+    its own breaker opens and its turns go to the others. When every instance is open the service
+    fails fast as a whole. Only transport failures and timeouts count: any answer, 4xx or 5xx, is the
+    instance working (a 503 it answers usually means its own upstream is down, which its own breaker
+    handles; counting it here would also cut off its routes that still work).
     """
 
-    def __init__(self, name: str, clients: httpx.AsyncClient | Sequence[httpx.AsyncClient]) -> None:
+    def __init__(
+        self,
+        name: str,
+        clients: httpx.AsyncClient | Sequence[httpx.AsyncClient],
+        protection: Protection | None = None,
+    ) -> None:
         self.name = name
         self.clients = [clients] if isinstance(clients, httpx.AsyncClient) else list(clients)
         self._turn = itertools.cycle(range(len(self.clients)))
+        protection = protection or Protection()
+        self.breakers = [protection.breaker(name, (httpx.TransportError,)) for _ in self.clients]
+        self.bulkhead = protection.bulkhead(name)
+
+    @classmethod
+    def from_settings(cls, name: str, setting: str, settings: ServiceSettings) -> Upstream:
+        """The instances `setting` names, guarded as `settings` says (breaker and concurrency bound)."""
+        return cls(name, make_clients(setting, settings), Protection.from_settings(settings))
 
     @property
     def client(self) -> httpx.AsyncClient:
         return self.clients[0]
 
+    def breaker_states(self) -> dict[str, State]:
+        """Each instance's breaker state by base URL (for metrics)."""
+        return {str(c.base_url): b.state for c, b in zip(self.clients, self.breakers, strict=True)}
+
     async def call(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        async with self.bulkhead.slot():
+            return await self._call(method, path, json)
+
+    async def _call(self, method: str, path: str, json: Any) -> httpx.Response:
         first = next(self._turn)
+        shut: list[CircuitOpen] = []
         for i in range(len(self.clients)):
-            client = self.clients[(first + i) % len(self.clients)]
+            k = (first + i) % len(self.clients)
             try:
-                return await client.request(method, path, json=json)
+                with self.breakers[k].attempt():
+                    return await self.clients[k].request(method, path, json=json)
+            except CircuitOpen as exc:
+                shut.append(exc)
             except httpx.ConnectError:
                 continue
             except httpx.TimeoutException as exc:
                 raise UpstreamTimeout(f"The {self.name} service did not answer in time") from exc
             except httpx.TransportError as exc:
                 raise ServiceUnavailable(f"The {self.name} service is unavailable") from exc
+        if len(shut) == len(self.clients):
+            raise min(shut, key=lambda exc: exc.retry_after)
         raise ServiceUnavailable(f"The {self.name} service is unavailable")
 
     async def ready(self) -> None:

@@ -25,6 +25,14 @@ class ServiceSettings(BaseSettings):
     fsync: bool = False
     connect_timeout: float = 1.0
     request_timeout: float = 5.0
+    # Per upstream (shared/breaker.py): after `breaker_failures` transport failures or timeouts in a
+    # row, calls to that instance fail fast with 503 for `breaker_reset_seconds`, then one probe
+    # decides. Beyond `max_concurrent_calls` in flight to one service a call is 503 at once: as many
+    # as one instance's connection pool holds (shared/http.py), so a burst a healthy service serves
+    # (200 buyers at once) is never refused, and what the pool would queue until a timeout fails fast.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_reset_seconds: float = Field(5.0, gt=0)
+    max_concurrent_calls: int = Field(200, ge=1)
     # One secret shared by the gateway and every service (INTERNAL_SECRET): calls between them carry
     # an HMAC with it, and a service refuses any other. Unset, a service trusts its network (dev).
     internal_secret: str | None = Field(None, validation_alias=AliasChoices("INTERNAL_SECRET"))
