@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 from delivery_service.domain import Order, OrderMove, OrderMoveRefused, OrderNotFound
 from shared.errors import ServiceUnavailable
 from shared.http import Upstream
+from shared.retry import retry_idempotent
 
 log = logging.getLogger("delivery_service.clients")
 
@@ -36,7 +37,7 @@ class SalesClient:
 
     async def get_order(self, order_id: str) -> Order:
         """The order, OrderNotFound when sales has none, 503 for any answer that is not an order."""
-        response = await self.upstream.call("GET", _order_path(order_id))
+        response = await retry_idempotent(lambda: self.upstream.call("GET", _order_path(order_id)))
         if response.status_code == 404:
             raise OrderNotFound(order_id)
         if response.status_code != 200:

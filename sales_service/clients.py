@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sales_service.domain import OutOfStock
 from shared.errors import Conflict, ServiceUnavailable
 from shared.http import Upstream
+from shared.retry import retry_idempotent
 
 
 class HoldLost(Conflict):
@@ -38,8 +39,10 @@ class InventoryClient:
 
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
         lines = [{"book_id": book_id, "quantity": quantity} for book_id, quantity in wanted.items()]
-        response = await self.upstream.call(
-            "POST", "/internal/reservations", json={"order_id": order_id, "lines": lines}
+        response = await retry_idempotent(  # a hold is keyed by order id: a retry never holds twice
+            lambda: self.upstream.call(
+                "POST", "/internal/reservations", json={"order_id": order_id, "lines": lines}
+            )
         )
         if response.status_code in (200, 201):
             return _prices(response, order_id, wanted)

@@ -255,3 +255,24 @@ def test_guessing_tokens_gets_429_before_it_gets_far(tmp_path: Path) -> None:
     assert statuses[10:] == [429] * 20
     assert after.status_code == 429, "a right guess must not stand out while the address is braked"
     assert int(after.headers["retry-after"]) >= 1
+
+
+def test_a_privileged_action_leaves_an_audit_line_with_who_did_it(shop: LocalSystem) -> None:
+    response = call(
+        shop, "staff", "POST", "/api/books/789/stock", {"delta": 2}, **{"X-Request-ID": "audit-me-1"}
+    )
+    assert response.status_code == 200
+
+    lines = [json.loads(line) for line in shop.log("gateway").splitlines() if '"audit-me-1"' in line]
+    audit = [line for line in lines if line["logger"] == "audit"]
+    assert len(audit) == 1
+    assert audit[0] | {"time": None} == audit[0] | {
+        "time": None,
+        "message": "privileged action",
+        "subject": "staff",
+        "roles": ["staff"],
+        "method": "POST",
+        "path": "/api/books/789/stock",
+        "status": 200,
+        "request_id": "audit-me-1",
+    }

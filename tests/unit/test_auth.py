@@ -1,0 +1,121 @@
+"""Bearer tokens: a tokens file of SHA-256 digests, and JWTs signed HS256 or RS256 with exp, nbf and
+aud checked; development mode only when nothing is configured."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.auth import authenticator_from
+from shared.principal import Principal
+
+NOW = time.time()
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> tuple[bytes, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def auth(**settings: object):  # type: ignore[no-untyped-def]
+    defaults: dict[str, object] = {
+        "tokens_file": None,
+        "dev_token": "my_secure_token",
+        "jwt_secret": None,
+        "jwt_public_key": None,
+        "jwt_audience": None,
+        "jwt_issuer": None,
+        "jwt_roles_claim": "roles",
+    }
+    return authenticator_from(**{**defaults, **settings})  # type: ignore[arg-type]
+
+
+def test_rs256_tokens_are_checked_against_the_public_key(rsa_keys: tuple[bytes, str], tmp_path: Path) -> None:
+    private, public = rsa_keys
+    key_file = tmp_path / "public.pem"
+    key_file.write_text(public)
+    claims = {"sub": "alice", "roles": ["customer"], "aud": "shop", "exp": NOW + 60}
+    good = jwt.encode(claims, private, algorithm="RS256")
+    forged = jwt.encode(claims, "not-the-key" * 4, algorithm="HS256")  # algorithm confusion must fail
+
+    for key in (public, str(key_file)):
+        authenticator = auth(jwt_public_key=key, jwt_audience="shop")
+        assert authenticator.authenticate(f"Bearer {good}") == Principal("alice", frozenset({"customer"}))
+        assert authenticator.authenticate(f"Bearer {forged}") is None
+        assert authenticator.authenticate("Bearer my_secure_token") is None  # no dev mode once configured
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60}, True),
+        ({"sub": "a", "roles": "staff customer", "exp": NOW + 60}, True),
+        ({"sub": "a", "roles": ["staff"], "exp": NOW - 60}, False),
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60, "nbf": NOW + 600}, False),
+        ({"sub": "a", "roles": ["staff"]}, False),  # no exp
+        ({"roles": ["staff"], "exp": NOW + 60}, False),  # no subject
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60, "aud": "elsewhere"}, False),
+    ],
+)
+def test_jwt_claims_are_checked(claims: dict[str, object], accepted: bool) -> None:
+    token = jwt.encode({"aud": "shop", **claims}, "s" * 40, algorithm="HS256")
+
+    principal = auth(jwt_secret="s" * 40, jwt_audience="shop").authenticate(f"Bearer {token}")
+
+    assert (principal is not None) == accepted
+    if principal is not None:
+        assert "staff" in principal.roles
+
+
+def test_unknown_roles_in_a_jwt_are_dropped() -> None:
+    token = jwt.encode(
+        {"sub": "a", "roles": ["root", "customer"], "exp": NOW + 60}, "s" * 40, algorithm="HS256"
+    )
+
+    principal = auth(jwt_secret="s" * 40).authenticate(f"Bearer {token}")
+
+    assert principal == Principal("a", frozenset({"customer"}))
+
+
+def test_a_tokens_file_replaces_the_dev_token(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    digest = hashlib.sha256(b"tok-1").hexdigest()
+    path.write_text(json.dumps([{"subject": "s1", "roles": ["staff"], "token_sha256": digest}]))
+
+    authenticator = auth(tokens_file=path)
+
+    assert authenticator.authenticate("Bearer tok-1") == Principal("s1", frozenset({"staff"}))
+    assert authenticator.authenticate("Bearer my_secure_token") is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"not": "a list"}',
+        '[{"subject": "s", "roles": ["wizard"], "token_sha256": "' + "0" * 64 + '"}]',
+        '[{"subject": "s", "roles": ["staff"], "token_sha256": "plaintext"}]',
+        "not json",
+    ],
+)
+def test_a_broken_tokens_file_stops_the_gateway_with_a_clear_message(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(content)
+
+    with pytest.raises(ValueError, match=r"tokens file .* is not usable"):
+        auth(tokens_file=path)
