@@ -18,6 +18,7 @@ from delivery_service.routes import deliveries
 from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.app import create_service_app
+from shared.breaker import Protection
 from shared.http import Upstream, make_clients
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
@@ -41,7 +42,8 @@ def create_app(
             app.state.store = the_store = store or DocDeliveryStore(docs)
             resources.push_async_callback(the_store.close)
             app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
-            upstream = Upstream("sales", sales or make_clients(settings.sales_url, settings))
+            protection = Protection.from_settings(settings)
+            upstream = Upstream("sales", sales or make_clients(settings.sales_url, settings), protection)
             resources.push_async_callback(upstream.aclose)
             app.state.sales = SalesClient(upstream)
             app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}

@@ -25,7 +25,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         Route("/api/orders", "sales", tuple(base_urls(settings.sales_url))),
         Route("/api/deliveries", "delivery", tuple(base_urls(settings.delivery_url))),
     ]
-    upstreams = Upstreams(settings.connect_timeout, settings.request_timeout)
+    upstreams = Upstreams.from_settings(settings)
     auth = authenticator_from(
         tokens_file=settings.tokens_file,
         dev_token=settings.dev_token,

@@ -18,6 +18,7 @@ from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
 from shared.app import create_service_app
+from shared.breaker import Protection
 from shared.http import Upstream, make_clients
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
@@ -38,7 +39,11 @@ def create_app(
         docs = open_docs(settings, "sales") if store is None else TablesDocs(Tables())
         the_store = store or DocSalesStore(docs)
         app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
-        upstream = Upstream("inventory", inventory_http or make_clients(settings.inventory_url, settings))
+        upstream = Upstream(
+            "inventory",
+            inventory_http or make_clients(settings.inventory_url, settings),
+            Protection.from_settings(settings),
+        )
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory
         provider = payments or SimulatedPayments(

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
+from shared.breaker import CircuitOpen
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 
 T = TypeVar("T")
@@ -17,7 +24,9 @@ async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
-        retry=retry_if_exception_type((ServiceUnavailable, UpstreamTimeout)),
+        # A breaker's fast refusal is not retried: it would only be refused again at once.
+        retry=retry_if_exception_type((ServiceUnavailable, UpstreamTimeout))
+        & retry_if_not_exception_type(CircuitOpen),
         reraise=True,
     )
     async for attempt in retrying:

@@ -1,1 +1,2 @@
-"""Faults injected on the wire between real processes (a slow link), and what clients see meanwhile."""
+"""Faults injected into the real system (killed processes, a stopped Redis, a failing payment
+provider, a slow link between services) and what clients and the books show under each."""

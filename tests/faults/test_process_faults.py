@@ -15,6 +15,7 @@ from tests.integration.shop import all_orders, eventually, order_body, sold, sto
 from tests.integration.system import LocalSystem
 
 FAST_RECOVERY = {
+    "GATEWAY_BREAKER_RESET_SECONDS": "0.5",
     "SALES_RECOVERY_GRACE_SECONDS": "1",
     "SALES_RECOVERY_INTERVAL_SECONDS": "0.2",
     "INVENTORY_HOLD_TTL_SECONDS": "3",
