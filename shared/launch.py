@@ -8,6 +8,7 @@ integration tests both use it, so the local topology is defined here once.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import secrets
 import signal
@@ -112,7 +113,7 @@ def wait_healthy(spec: ProcessSpec, process: subprocess.Popen[bytes], timeout: f
             with urllib.request.urlopen(spec.url + "/healthz", timeout=1) as response:
                 if response.status == 200:
                     return
-        except OSError:
+        except (OSError, http.client.HTTPException):  # not listening yet, or not HTTP yet
             time.sleep(0.05)
     raise RuntimeError(f"{spec.name} did not answer {spec.url}/healthz within {timeout:.0f}s")
 

@@ -26,9 +26,9 @@ def require_binary(name: str, package: str) -> str:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    from tests.integration.system import free_port_block  # below the ephemeral range: see there
+
+    return free_port_block(1)
 
 
 class RedisServer:

@@ -4,6 +4,7 @@ free loopback ports, started and stopped by PID through `shared.launch` (the cod
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,13 +18,14 @@ AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 
 
 def free_port_block(size: int = 4) -> int:
-    """A base port such that base..base+size-1 are all free on 127.0.0.1 right now."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
+    """A base port such that base..base+size-1 are all free on 127.0.0.1 right now.
+
+    Below the kernel's ephemeral range (32768+): there, a client polling a port nobody listens
+    on yet can be handed that very port as its own and connect to itself, reading back its own
+    request instead of an answer."""
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, 32000 - size)
         sockets = []
         try:
             for port in range(base, base + size):

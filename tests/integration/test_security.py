@@ -28,7 +28,9 @@ TOKENS = {
 ROLES = {"alice": "customer", "bob": "customer", "staff": "staff", "admin": "admin"}
 
 
-def a_jwt(subject: str, roles: list[str], *, expires_in: float = 300, audience: str = "bookstore") -> str:
+def a_jwt(
+    subject: str, roles: list[str], *, expires_in: float = 6 * 3600, audience: str = "bookstore"
+) -> str:
     claims = {"sub": subject, "roles": roles, "aud": audience, "exp": int(time.time() + expires_in)}
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
