@@ -50,7 +50,7 @@ def test_rs256_tokens_are_checked_against_the_public_key(rsa_keys: tuple[bytes, 
     private, public = rsa_keys
     key_file = tmp_path / "public.pem"
     key_file.write_text(public)
-    claims = {"sub": "alice", "roles": ["customer"], "aud": "shop", "exp": NOW + 60}
+    claims = {"sub": "alice", "roles": ["customer"], "aud": "shop", "exp": NOW + 6 * 3600}
     good = jwt.encode(claims, private, algorithm="RS256")
     forged = jwt.encode(claims, "not-the-key" * 4, algorithm="HS256")  # algorithm confusion must fail
 
@@ -64,13 +64,13 @@ def test_rs256_tokens_are_checked_against_the_public_key(rsa_keys: tuple[bytes, 
 @pytest.mark.parametrize(
     ("claims", "accepted"),
     [
-        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60}, True),
-        ({"sub": "a", "roles": "staff customer", "exp": NOW + 60}, True),
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600}, True),
+        ({"sub": "a", "roles": "staff customer", "exp": NOW + 6 * 3600}, True),
         ({"sub": "a", "roles": ["staff"], "exp": NOW - 60}, False),
-        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60, "nbf": NOW + 600}, False),
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "nbf": NOW + 600}, False),
         ({"sub": "a", "roles": ["staff"]}, False),  # no exp
-        ({"roles": ["staff"], "exp": NOW + 60}, False),  # no subject
-        ({"sub": "a", "roles": ["staff"], "exp": NOW + 60, "aud": "elsewhere"}, False),
+        ({"roles": ["staff"], "exp": NOW + 6 * 3600}, False),  # no subject
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "aud": "elsewhere"}, False),
     ],
 )
 def test_jwt_claims_are_checked(claims: dict[str, object], accepted: bool) -> None:
@@ -85,7 +85,7 @@ def test_jwt_claims_are_checked(claims: dict[str, object], accepted: bool) -> No
 
 def test_unknown_roles_in_a_jwt_are_dropped() -> None:
     token = jwt.encode(
-        {"sub": "a", "roles": ["root", "customer"], "exp": NOW + 60}, "s" * 40, algorithm="HS256"
+        {"sub": "a", "roles": ["root", "customer"], "exp": NOW + 6 * 3600}, "s" * 40, algorithm="HS256"
     )
 
     principal = auth(jwt_secret="s" * 40).authenticate(f"Bearer {token}")
