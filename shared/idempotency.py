@@ -222,6 +222,3 @@ async def _send(
         raw.append((b"content-type", b"application/json"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-TablesIdempotencyStore = DocsIdempotencyStore  # the name before Docs; it accepts Tables too
