@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from sales_service import services
 from sales_service.app import create_app
 from sales_service.clients import InventoryClient
 from sales_service.domain import Order
-from sales_service.payments import SimulatedPayments
+from sales_service.payments import PaymentProvider, SimulatedPayments
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore
 from shared.http import Upstream
@@ -193,12 +194,13 @@ class Shop:
 
     api: httpx.AsyncClient
     inventory: FakeInventory
-    payments: SimulatedPayments
+    payments: Any  # the provider the test gave, to look into
     store: DocSalesStore
     inventory_client: InventoryClient
+    app_payments: PaymentProvider  # the same provider as the app calls it: through the time limit
 
     async def recover(self, grace: timedelta = EVERYTHING_IS_OLD) -> list[Order]:
-        return await services.recover_pending(self.store, self.inventory_client, self.payments, grace)
+        return await services.recover_pending(self.store, self.inventory_client, self.app_payments, grace)
 
     async def order(self, order_id: str = "order_1") -> dict[str, Any]:
         response = await self.api.get(f"/api/orders/{order_id}")
@@ -219,9 +221,16 @@ def to_inventory(inventory: FakeInventory) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def shop() -> AsyncIterator[Shop]:
-    inventory, payments, store = FakeInventory(), SimulatedPayments(), DocSalesStore(Tables())
-    settings = SalesSettings(store="memory", recovery_interval_seconds=3600)
-    app = create_app(settings, store, inventory_http=to_inventory(inventory), payments=payments)
+    async with running_shop(SimulatedPayments()) as the_shop:
+        yield the_shop
+
+
+@asynccontextmanager
+async def running_shop(payments: PaymentProvider, **settings: Any) -> AsyncIterator[Shop]:
+    """The sales app in-process with a fake inventory, the given provider and settings."""
+    inventory, store = FakeInventory(), DocSalesStore(Tables())
+    app_settings = SalesSettings(store="memory", recovery_interval_seconds=3600, **settings)
+    app = create_app(app_settings, store, inventory_http=to_inventory(inventory), payments=payments)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -231,4 +240,5 @@ async def shop() -> AsyncIterator[Shop]:
         ) as api,
         to_inventory(inventory) as for_recovery,
     ):
-        yield Shop(api, inventory, payments, store, InventoryClient(Upstream("inventory", for_recovery)))
+        client = InventoryClient(Upstream("inventory", for_recovery))
+        yield Shop(api, inventory, payments, store, client, app.state.payments)

@@ -5,19 +5,11 @@ too slow (503, the order Failed, the hold released, the charge voided; no unit s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import pydantic
 import pytest
 
-from sales_service import services
-from sales_service.app import create_app
-from sales_service.clients import InventoryClient
 from sales_service.payments import (
     Charge,
     PaymentProvider,
@@ -27,10 +19,7 @@ from sales_service.payments import (
     TimedPayments,
 )
 from sales_service.settings import SalesSettings
-from sales_service.store import DocSalesStore
-from shared.http import Upstream
-from shared.store import Tables
-from tests.unit.sales_shop import EVERYTHING_IS_OLD, FULL_STOCK, ORDER, STAFF, FakeInventory, to_inventory
+from tests.unit.sales_shop import FULL_STOCK, running_shop
 
 TINY = 0.02  # seconds: a call timeout every hanging provider overruns
 # How long a hanging provider stays silent: far past TINY, yet a broken time limit fails, not hangs, a test.
@@ -173,53 +162,12 @@ class HangingPayments:
         return False
 
 
-@dataclass
-class PayShop:
-    """The sales app with a fake inventory and the given provider, every payment call limited to TINY."""
-
-    api: httpx.AsyncClient
-    inventory: FakeInventory
-    store: DocSalesStore
-    payments: PaymentProvider  # as the app calls it: through the time limit
-    inventory_client: InventoryClient
-
-    async def place(self, **fields: Any) -> httpx.Response:
-        return await self.api.post("/api/orders", json={**ORDER, **fields})
-
-    async def order(self, order_id: str = "order_1") -> dict[str, Any]:
-        response = await self.api.get(f"/api/orders/{order_id}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def recover(self) -> None:
-        await services.recover_pending(self.store, self.inventory_client, self.payments, EVERYTHING_IS_OLD)
-
-
-@asynccontextmanager
-async def pay_shop(provider: PaymentProvider) -> AsyncIterator[PayShop]:
-    inventory, store = FakeInventory(), DocSalesStore(Tables())
-    settings = SalesSettings(store="memory", recovery_interval_seconds=3600, payment_timeout_seconds=TINY)
-    app = create_app(settings, store, inventory_http=to_inventory(inventory), payments=provider)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://sales",
-            headers=STAFF,
-        ) as api,
-        to_inventory(inventory) as for_recovery,
-    ):
-        client = InventoryClient(Upstream("inventory", for_recovery))
-        yield PayShop(api, inventory, store, app.state.payments, client)
-
-
 @pytest.mark.parametrize(("lands", "payment_status"), [(True, "Refunded"), (False, "Pending")])
 async def test_a_charge_that_outlasts_the_timeout_is_503_the_order_failed_the_hold_released_and_voided(
     lands: bool, payment_status: str
 ) -> None:
     provider = HangingPayments(lands=lands)
-    async with pay_shop(provider) as shop:
+    async with running_shop(provider, payment_timeout_seconds=TINY) as shop:
         response = await shop.place()
 
         assert response.status_code == 503, response.text
@@ -236,7 +184,7 @@ async def test_a_charge_that_outlasts_the_timeout_is_503_the_order_failed_the_ho
 
 async def test_a_void_that_cannot_be_sent_leaves_the_order_to_recovery_which_refunds_it() -> None:
     provider = HangingPayments(refunds_hang=True)
-    async with pay_shop(provider) as shop:
+    async with running_shop(provider, payment_timeout_seconds=TINY) as shop:
         response = await shop.place()
 
         assert response.status_code == 503, response.text
@@ -259,7 +207,7 @@ async def test_a_void_that_cannot_be_sent_leaves_the_order_to_recovery_which_ref
 
 async def test_a_flaky_provider_sells_no_unit_without_payment_and_loses_none() -> None:
     provider = flaky(seed=3)
-    async with pay_shop(provider) as shop:
+    async with running_shop(provider, payment_timeout_seconds=TINY) as shop:
         tokens = ["tok_visa"] * 4 + ["tok_declined"]
         responses = await asyncio.gather(
             *(
