@@ -1,7 +1,8 @@
 """The forwarding path: pure ASGI, no routing framework, one pooled aiohttp session for all upstreams.
 
 Every `/api` request is authenticated first (401 before anything else), then forwarded unchanged
-to the service that owns its path prefix, with the request id and the principal in headers.
+to the service that owns its path prefix, with the request id, the trace context and the principal
+in headers. Requests are counted by route template (`Route.template`), calls by upstream and outcome.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,7 +23,7 @@ from yarl import URL
 from gateway import ratelimit
 from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
-from shared import internal
+from shared import internal, metrics, tracing
 from shared.breaker import Breaker, Bulkhead, CircuitOpen, Protection, State
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout, error_body
@@ -48,6 +50,7 @@ _DROP_REQUEST = {
     "authorization",
     "expect",
     REQUEST_ID_HEADER,
+    tracing.HEADER,  # replaced by ours: the same trace, with this hop's span as the parent
 }
 _DROP_RESPONSE = {
     name.encode()
@@ -65,6 +68,9 @@ _DROP_RESPONSE = {
     )
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Sub-resources kept in route templates; any other path below an id is one label, so no client can
+# make a time series per path.
+_ACTIONS = frozenset({"stock", "cancel"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,16 @@ class Route:
 
     def matches(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def template(self, path: str) -> str:
+        """The route label of `path`: ids replaced, e.g. `/api/orders/{id}/cancel`."""
+        rest = path[len(self.prefix) + 1 :]
+        if not rest:
+            return self.prefix
+        _, _, tail = rest.partition("/")
+        if not tail:
+            return self.prefix + "/{id}"
+        return f"{self.prefix}/{{id}}/{tail if tail in _ACTIONS else '*'}"
 
     def instances(self) -> list[str]:
         """Every instance, starting with the one whose turn it is (round robin)."""
@@ -101,6 +117,7 @@ class Upstreams:
         self._breakers: dict[tuple[str, str], Breaker] = {}
         self._bulkheads: dict[str, Bulkhead] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._unwatch: Callable[[], None] = lambda: None
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Upstreams:
@@ -159,6 +176,7 @@ class Upstreams:
             raise ServiceUnavailable(f"The {route.service} service is unavailable")
 
     async def open(self) -> None:
+        self._unwatch = metrics.watch_breakers(self.breaker_states)
         # keepalive shorter than the services' 75 s, so a pooled socket is never reused as it closes.
         connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
@@ -169,6 +187,7 @@ class Upstreams:
         )
 
     async def close(self) -> None:
+        self._unwatch()
         if self._session is not None:
             await self._session.close()
 
@@ -214,41 +233,44 @@ class ProxyMiddleware:
         if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
             await self.app(scope, receive, send)
             return
+        route = next((r for r in self.routes if r.matches(path)), None)
+        scope["route_template"] = route.template(path) if route is not None else metrics.UNMATCHED
+        state = scope.setdefault("state", {})
         too_big = _oversized(scope)
         if too_big is not None:
-            await _reply(send, too_big[0], error_body(too_big[1]))
+            await _refuse(scope, send, *too_big)
             return
         address = self.guard.client_address(scope)
         wait = self.guard.blocked_for(address)
         if wait > 0:
-            await _too_many(send, math.ceil(wait), "Too many failed authentications")
+            await _too_many(scope, send, math.ceil(wait), "Too many failed authentications")
             return
         raw_auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         principal = self.auth.authenticate(raw_auth.decode("latin-1"))
         if principal is None:
             failure = await self.guard.failed(address)
             if not failure.allowed:
-                await _too_many(send, math.ceil(failure.retry_after), "Too many failed authentications")
+                wait = math.ceil(failure.retry_after)
+                await _too_many(scope, send, wait, "Too many failed authentications")
                 return
-            await _reply(send, 401, error_body("Unauthorized"), [(b"www-authenticate", b"Bearer")])
+            await _refuse(scope, send, 401, "Unauthorized", [(b"www-authenticate", b"Bearer")])
             return
-        scope.setdefault("state", {})["subject"] = principal.subject
+        state["subject"] = principal.subject
         decision = await self.guard.take(principal.subject)
         limits = ratelimit.headers(decision) if decision is not None else []
         if decision is not None and not decision.allowed:
-            await _reply(send, 429, error_body("Too many requests"), limits)
+            await _refuse(scope, send, 429, "Too many requests", limits)
             return
-        route = next((r for r in self.routes if r.matches(path)), None)
         if route is None or _has_dot_segment(path):
-            await _reply(send, 404, error_body("Not found"))
+            await _refuse(scope, send, 404, "Not found")
             return
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            await _reply(send, 413, error_body("Request body too large"))
+            await _refuse(scope, send, 413, "Request body too large")
             return
         headers = _outbound_headers(scope, principal)
         if headers is None:
-            await _reply(send, 400, error_body("Request headers must be UTF-8 without control characters"))
+            await _refuse(scope, send, 400, "Request headers must be UTF-8 without control characters")
             return
         if self.internal_secret:
             principal_headers = principal.headers()
@@ -285,16 +307,20 @@ class ProxyMiddleware:
         target = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
+        started = time.perf_counter()
         try:
             status, raw, payload = await self.upstreams.send(route, scope["method"], target, headers, body)
         except AppError as exc:
+            metrics.observe_upstream(route.service, metrics.failed(exc), time.perf_counter() - started)
             cause = repr(exc.__cause__) if exc.__cause__ else exc.message
             log.warning(
                 "upstream failed", extra={"upstream": route.service, "status": exc.status, "error": cause}
             )
             extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+            scope["state"]["error"] = cause
             await _reply(send, exc.status, error_body(exc.message), extra)
             return exc.status
+        metrics.observe_upstream(route.service, metrics.answered(status), time.perf_counter() - started)
         out = [(k, v) for k, v in raw if k.lower() not in _DROP_RESPONSE]
         await _reply(send, status, payload, out + limits, content_type=None)
         return status
@@ -318,6 +344,9 @@ def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | 
     forward = CIMultiDict((k, v) for k, v in incoming if k not in hop and not k.startswith(TRUSTED_PREFIXES))
     forward.update(principal.headers())
     forward[REQUEST_ID_HEADER] = request_id_var.get() or ""
+    traceparent = tracing.outgoing()
+    if traceparent:
+        forward[tracing.HEADER] = traceparent
     client = scope.get("client")
     if client:
         prior = next((v for k, v in incoming if k == "x-forwarded-for"), None)
@@ -343,8 +372,16 @@ def _has_dot_segment(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
 
 
-async def _too_many(send: Send, retry_after: int, message: str) -> None:
-    await _reply(send, 429, error_body(message), [(b"retry-after", str(max(retry_after, 1)).encode())])
+async def _too_many(scope: Scope, send: Send, retry_after: int, message: str) -> None:
+    await _refuse(scope, send, 429, message, [(b"retry-after", str(max(retry_after, 1)).encode())])
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """The gateway's own error answer; the message also goes to the request's access log line."""
+    scope["state"]["error"] = message
+    await _reply(send, status, error_body(message), headers)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

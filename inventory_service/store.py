@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from inventory_service import metrics
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
     Book,
@@ -239,7 +240,10 @@ class DocInventoryStore:
             tx.put(HOLDS, order_id, True)
             return reservation, True
 
-        return await self.docs.atomic(work)
+        reservation, created = await self.docs.atomic(work)
+        if created:
+            metrics.units("held", reservation)
+        return reservation, created
 
     async def commit(self, order_id: str) -> Reservation:
         return await self._settle(order_id, "held", "committed", restock=False)
@@ -252,19 +256,28 @@ class DocInventoryStore:
 
     async def expire_holds(self, now: datetime) -> list[str]:
         expired = []
+        still_open: dict[str, int] = {}  # units of each hold left open (by key: a re-run overwrites)
         for order_id in await self.docs.keys(HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
-            async def work(tx: Tx, order_id: str = order_id) -> bool:
+            async def work(tx: Tx, order_id: str = order_id) -> Reservation | None:
                 reservation = await _reservation(tx, order_id)
-                if reservation is None or reservation.status != "held" or reservation.expires_at > now:
-                    return False
+                if reservation is None or reservation.status != "held":
+                    return None
+                if reservation.expires_at > now:
+                    still_open[order_id] = sum(reservation.quantities().values())
+                    return None
                 await _restock(tx, reservation)
                 _finish(tx, reservation, "released")
-                return True
+                return reservation
 
-            if await self.docs.atomic(work):
+            reservation = await self.docs.atomic(work)
+            if reservation is not None:
                 expired.append(order_id)
+                metrics.units("expired", reservation)
+                metrics.HOLDS_EXPIRED.inc()
+        metrics.HOLDS_OPEN.set(len(still_open))
+        metrics.UNITS_ON_HOLD.set(sum(still_open.values()))
         return expired
 
     async def ping(self) -> None:
@@ -285,19 +298,22 @@ class DocInventoryStore:
     ) -> Reservation:
         """Move the reservation from `source` to `target`; one at `target` already is a retry."""
 
-        async def work(tx: Tx) -> Reservation:
+        async def work(tx: Tx) -> tuple[Reservation, bool]:
             reservation = await _reservation(tx, order_id)
             if reservation is None:
                 raise ReservationNotFound()
             if reservation.status == target:
-                return reservation
+                return reservation, False
             if reservation.status != source:
                 raise ReservationConflict(f"Reservation for {order_id} is {reservation.status}")
             if restock:
                 await _restock(tx, reservation)
-            return _finish(tx, reservation, target)
+            return _finish(tx, reservation, target), True
 
-        return await self.docs.atomic(work)
+        reservation, moved = await self.docs.atomic(work)
+        if moved:
+            metrics.units(target, reservation)
+        return reservation
 
 
 def _put_new(tx: Tx, book: Book, position: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from sales_service import metrics
 from shared.errors import ServiceUnavailable
 
 
@@ -87,7 +88,8 @@ class SimulatedPayments:
 
 
 class TimedPayments:
-    """A provider whose every call answers within `timeout` seconds or raises PaymentTimeout (503)."""
+    """A provider whose every call answers within `timeout` seconds or raises PaymentTimeout (503);
+    every call and its outcome is counted in `payments_total`."""
 
     def __init__(self, provider: PaymentProvider, timeout: float) -> None:
         self.provider = provider
@@ -96,13 +98,25 @@ class TimedPayments:
     async def charge(self, order_id: str, amount: Decimal, method: str, token: str | None) -> Charge:
         try:
             async with asyncio.timeout(self.timeout):
-                return await self.provider.charge(order_id, amount, method, token)
+                charge = await self.provider.charge(order_id, amount, method, token)
         except TimeoutError:
+            metrics.payment("charge", "timeout")
             raise PaymentTimeout() from None
+        except PaymentUnavailable:
+            metrics.payment("charge", "unavailable")
+            raise
+        metrics.payment("charge", "approved" if charge.approved else "declined")
+        return charge
 
     async def refund(self, order_id: str) -> bool:
         try:
             async with asyncio.timeout(self.timeout):
-                return await self.provider.refund(order_id)
+                refunded = await self.provider.refund(order_id)
         except TimeoutError:
+            metrics.payment("refund", "timeout")
             raise PaymentTimeout() from None
+        except PaymentUnavailable:
+            metrics.payment("refund", "unavailable")
+            raise
+        metrics.payment("refund", "refunded" if refunded else "nothing")
+        return refunded

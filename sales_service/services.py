@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
 from sales_service.domain import (
     Order,
@@ -49,10 +50,12 @@ async def place_order(
         prices = await inventory.hold(order.order_id, order.wanted())
     except OutOfStock:
         await store.delete_order(order.order_id)  # never acknowledged: nothing held, nothing charged
+        metrics.order("rejected")
         raise
     except AppError:
         await _release_quietly(inventory, order.order_id)  # the hold may have landed before a timeout
         await store.delete_order(order.order_id)
+        metrics.order("rejected")
         raise
     order = order.priced(prices)
     try:
@@ -62,6 +65,7 @@ async def place_order(
         raise
     if not charge.approved:
         await store.save_order(order.moved("Failed", "Declined"))
+        metrics.order("declined")
         await _release_quietly(inventory, order.order_id)
         raise PaymentDeclined(order.order_id)
     order = order.moved("Pending", "Paid")
@@ -76,6 +80,7 @@ async def _confirm(store: SalesStore, inventory: Inventory, payments: PaymentPro
     except HoldLost:
         await payments.refund(order.order_id)
         await store.save_order(order.moved("Failed", "Refunded"))
+        metrics.order("failed")
         raise
     except AppError as exc:
         # Paid and held: recovery commits it once inventory answers again.
@@ -84,6 +89,7 @@ async def _confirm(store: SalesStore, inventory: Inventory, payments: PaymentPro
         ) from exc
     order = order.moved("Confirmed")
     await store.save_order(order)
+    metrics.order("confirmed")
     return order
 
 
@@ -109,6 +115,7 @@ async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvid
         )
         return
     await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
+    metrics.order("failed")
 
 
 async def get_order(store: SalesStore, order_id: str, principal: Principal | None = None) -> Order:
@@ -143,7 +150,9 @@ async def cancel_order(
     The status moves first (compare-and-set), so a shipment racing the cancel can never win too;
     a refund that cannot finish now is finished by recovery."""
     await get_order(store, order_id, principal)
-    order, _ = await store.move_order(order_id, "Cancelled")
+    order, moved = await store.move_order(order_id, "Cancelled")
+    if moved:
+        metrics.order("cancelled")
     if order.payment_status != "Paid":
         return order
     try:
@@ -186,6 +195,7 @@ async def recover_order(
     refunded = await payments.refund(order.order_id)  # void a charge the crash may have hidden from us
     failed = order.moved("Failed", "Refunded" if refunded else None)
     await store.save_order(failed)
+    metrics.order("failed")
     return failed
 
 

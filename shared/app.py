@@ -1,5 +1,5 @@
 """The application factory every service and the gateway build on: envelope errors, request ids,
-health routes, and readiness checks registered by the lifespan."""
+health routes, readiness checks registered by the lifespan, and `/metrics`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
+from shared import metrics
 from shared.errors import AppError, error_body
 from shared.internal import InternalAuthMiddleware
 from shared.middleware import RequestContextMiddleware
@@ -47,12 +48,13 @@ def error_response(
     )
 
 
-async def _app_error(_: Request, exc: Exception) -> Response:
+async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    request.state.error = exc.message  # for the access log line
     return error_response(exc.status, exc.message, exc.details, exc.headers, exc.extra)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = []
     for err in exc.errors():
@@ -63,13 +65,15 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
             continue
         loc = [str(part) for part in err.get("loc", ()) if part != "body"]
         details.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    request.state.error = "Invalid request"
     return error_response(400, "Invalid request", details)
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = 400 if exc.status_code == 422 else exc.status_code
-    return error_response(status, _STATUS_MESSAGES.get(status, "Request failed"), headers=exc.headers)
+    request.state.error = message = _STATUS_MESSAGES.get(status, "Request failed")
+    return error_response(status, message, headers=exc.headers)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> Response:
@@ -132,6 +136,7 @@ def create_service_app(
         app.add_middleware(InternalAuthMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router)
     return app

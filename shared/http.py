@@ -4,23 +4,28 @@ each behind a circuit breaker, with transport errors mapped to the contract's 50
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
-from shared import internal
+from shared import internal, metrics, tracing
 from shared.breaker import CircuitOpen, Protection, State
 from shared.context import REQUEST_ID_HEADER, request_id_var
-from shared.errors import ServiceUnavailable, UpstreamTimeout
+from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER
 from shared.settings import ServiceSettings
 
 
 async def _stamp_request_id(request: httpx.Request) -> None:
+    """The current request's id and, as the parent of the call, its span (W3C trace context)."""
     request_id = request_id_var.get()
     if request_id:
         request.headers[REQUEST_ID_HEADER] = request_id
+    traceparent = tracing.outgoing()
+    if traceparent:
+        request.headers[tracing.HEADER] = traceparent
 
 
 def base_urls(setting: str) -> list[str]:
@@ -46,8 +51,8 @@ def _signer(secret: str) -> Callable[[httpx.Request], Awaitable[None]]:
 
 
 def make_client(base_url: str, settings: ServiceSettings) -> httpx.AsyncClient:
-    """A client for one upstream instance; it carries the current request id on every call, and
-    the internal signature when a secret is configured."""
+    """A client for one upstream instance; it carries the current request id and trace on every
+    call, and the internal signature when a secret is configured."""
     hooks: list[Callable[[httpx.Request], Awaitable[None]]] = [_stamp_request_id]
     if settings.internal_secret:
         hooks.append(_signer(settings.internal_secret))
@@ -93,6 +98,7 @@ class Upstream:
         protection = protection or Protection()
         self.breakers = [protection.breaker(name, (httpx.TransportError,)) for _ in self.clients]
         self.bulkhead = protection.bulkhead(name)
+        self._unwatch = metrics.watch_breakers(lambda: {self.name: self.breaker_states()})
 
     @classmethod
     def from_settings(cls, name: str, setting: str, settings: ServiceSettings) -> Upstream:
@@ -108,8 +114,17 @@ class Upstream:
         return {str(c.base_url): b.state for c, b in zip(self.clients, self.breakers, strict=True)}
 
     async def call(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        async with self.bulkhead.slot():
-            return await self._call(method, path, json)
+        """One call, counted in `upstream_requests_total` by outcome and timed."""
+        started = time.perf_counter()
+        try:
+            async with self.bulkhead.slot():
+                response = await self._call(method, path, json)
+        except AppError as exc:
+            metrics.observe_upstream(self.name, metrics.failed(exc), time.perf_counter() - started)
+            raise
+        outcome = metrics.answered(response.status_code)
+        metrics.observe_upstream(self.name, outcome, time.perf_counter() - started)
+        return response
 
     async def _call(self, method: str, path: str, json: Any) -> httpx.Response:
         first = next(self._turn)
@@ -144,5 +159,6 @@ class Upstream:
         raise RuntimeError("; ".join(errors))
 
     async def aclose(self) -> None:
+        self._unwatch()
         for client in self.clients:
             await client.aclose()

@@ -1,7 +1,8 @@
 """Trust between the bookstore's own processes: every call from the gateway or a service carries an
 HMAC, under a shared secret, over the method, the path, the principal and the time. A service
 refuses (401) any request without a valid one, so nobody can reach it around the gateway or claim
-another principal; health checks stay open for load balancers.
+another principal; health checks stay open for load balancers, and `/metrics` for Prometheus (the
+networks are internal, and the public proxy does not route it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ log = logging.getLogger("shared.internal")
 
 HEADER = "x-internal-signature"
 WINDOW_SECONDS = 60  # clock skew and queueing a signature survives; replays are bound to the same call
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _mac(secret: str, stamp: int, method: str, path: str, subject: str, roles: str) -> str:
@@ -51,7 +52,7 @@ def verify(
 
 
 class InternalAuthMiddleware:
-    """401 for any request (but health checks) without a valid internal signature, when the app's
+    """401 for any request (but health checks and metrics) without a valid internal signature, when the app's
     settings (`app.state.settings.internal_secret`) name a secret."""
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,4 +1,5 @@
-"""Logging set-up: one JSON object per line, or readable lines in a terminal, with the request id."""
+"""Logging set-up: one JSON object per line, or readable lines in a terminal, with the request id
+and the trace id."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import orjson
 
+from shared import tracing
 from shared.context import request_id_var
 
+_UNSHOWN = ("service", "trace_id")  # not in a terminal's lines: too long to read
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -26,6 +29,8 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = request_id_var.get()
+        hop = tracing.current.get()
+        record.trace_id = hop.trace_id if hop is not None else None
         return True
 
 
@@ -39,6 +44,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": getattr(record, "service", None),
             "request_id": getattr(record, "request_id", None),
+            "trace_id": getattr(record, "trace_id", None),
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -53,7 +59,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items() if k not in _RESERVED and k not in ("service",)
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _RESERVED and k not in _UNSHOWN
         )
         line = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} "
         line += f"{getattr(record, 'service', '-')}: {record.getMessage()} {extras}".rstrip()

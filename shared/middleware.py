@@ -1,5 +1,6 @@
-"""Pure ASGI middleware that gives every request its id and one access log line, and answers any
-unhandled error with the envelope (so even a 500 carries the request id and no stack trace)."""
+"""Pure ASGI middleware that gives every request its id, its place in a trace, one access log line
+and its metrics, and answers any unhandled error with the envelope (so even a 500 carries the
+request id and no stack trace)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import metrics, tracing
 from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
 from shared.errors import error_body
 
@@ -16,10 +18,21 @@ log = logging.getLogger("shared.middleware")
 _HEADER = REQUEST_ID_HEADER.encode()
 _NOSNIFF = (b"x-content-type-options", b"nosniff")  # JSON is never to be sniffed into HTML
 _OURS = {_HEADER, _NOSNIFF[0]}
+_TRACEPARENT = tracing.HEADER.encode()
+
+
+def route_of(scope: Scope) -> str:
+    """The route template the request matched (Starlette's, or one the gateway's proxy set), never
+    the raw path: ids would make a label value, and a time series, of every path."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", metrics.UNMATCHED))
+    return str(scope.get("route_template", metrics.UNMATCHED))
 
 
 class RequestContextMiddleware:
-    """Adopts the caller's sane `X-Request-ID` (or makes one), echoes it, and logs the outcome."""
+    """Adopts the caller's sane `X-Request-ID` (or makes one) and its trace, echoes the id, logs the
+    outcome and counts it (`shared.metrics`) by route template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -28,9 +41,18 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == _HEADER), None)
+        incoming = parent = None
+        for key, value in scope["headers"]:
+            if key == _HEADER:
+                incoming = value
+            elif key == _TRACEPARENT:
+                parent = value
         request_id = sane_request_id(incoming.decode("latin-1") if incoming else None)
         token = request_id_var.set(request_id)
+        method = scope["method"]
+        hop = tracing.begin(parent.decode("latin-1") if parent else None, method)
+        trace_token = tracing.current.set(hop)
+        state = scope.setdefault("state", {})  # where handlers leave `error` and `subject` for the log
         started = time.perf_counter()
         status = 500
         responded = False
@@ -46,8 +68,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             log.exception("unhandled error", extra={"path": scope["path"]})
+            state["error"] = f"{type(exc).__name__}: {exc}"
             if responded:
                 raise
             body = error_body("Internal server error")
@@ -55,16 +78,20 @@ class RequestContextMiddleware:
             await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
             await send_with_id({"type": "http.response.body", "body": body})
         finally:
-            route = scope.get("route")
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": getattr(route, "path", None),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "subject": scope.get("state", {}).get("subject"),
-                },
-            )
+            elapsed = time.perf_counter() - started
+            route = route_of(scope)
+            metrics.observe_request(route, method, status, elapsed)
+            tracing.end(hop, method, route, status)
+            extra = {
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "subject": state.get("subject"),
+            }
+            if "error" in state:
+                extra["error"] = state["error"]
+            access_log.info("request", extra=extra)
+            tracing.current.reset(trace_token)
             request_id_var.reset(token)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from shared import tracing
 from shared.logs import configure_logging
 from shared.settings import ServiceSettings
 
@@ -24,6 +25,7 @@ class _Server(uvicorn.Server):
 def serve(service: str, app_factory: str, settings: ServiceSettings) -> None:
     """Serve `app_factory` (a "module:function" path) on the settings' host and port."""
     configure_logging(service, settings.log_level, settings.log_format)
+    tracing.configure(service)
     config = uvicorn.Config(
         app_factory,
         factory=True,

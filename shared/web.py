@@ -23,6 +23,7 @@ def require(role: str) -> Callable[[Request], Principal]:
         )
         if principal is None:
             raise Unauthorized()
+        request.state.subject = principal.subject  # for the access log line
         if not principal.has_role(role):
             raise Forbidden()
         return principal

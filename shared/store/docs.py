@@ -1,5 +1,7 @@
 """The document store every service's store is written against, once, for every backend.
 
+Both backends time every operation (`store_operation_duration_seconds{operation,backend}`).
+
 `atomic(work)` runs `work(tx)`: reads through `tx.get`, writes buffered by `tx.put`/`tx.delete`
 and applied together or not at all. On Tables (memory and JSON) it runs under a lock; on Redis
 it is an optimistic WATCH/MULTI/EXEC transaction that re-runs `work` when another client changed
@@ -12,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from shared.metrics import timed
 from shared.paging import Page
 from shared.settings import ServiceSettings
 from shared.store.ordering import IndexKey, SortKey
@@ -87,17 +90,21 @@ class TablesDocs:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
+        self.backend = "json" if tables.durable else "memory"
         self._lock = asyncio.Lock()
 
     def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         self.tables.order(table, sort_key, indexes)
 
+    @timed("get")
     async def get(self, table: str, key: str) -> Any:
         return self.tables.get(table, key)
 
+    @timed("keys")
     async def keys(self, table: str) -> list[str]:
         return list(self.tables.table(table))
 
+    @timed("atomic")
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._lock:
             tx = _TablesTx(self.tables)
@@ -106,12 +113,14 @@ class TablesDocs:
                 self.tables.write(tx.changes)
             return result
 
+    @timed("next_number")
     async def next_number(self, name: str) -> int:
         async with self._lock:
             n = int(self.tables.get("seq", name) or 0) + 1
             self.tables.write([("seq", name, n)])
             return n
 
+    @timed("page")
     async def page(
         self,
         table: str,
@@ -124,6 +133,7 @@ class TablesDocs:
     ) -> Page[Any]:
         return self.tables.page(table, after=after, limit=limit, index=index, value=value, keep=keep)
 
+    @timed("ping")
     async def ping(self) -> None:
         return None
 

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.errors import AppError, ServiceUnavailable
+from shared.metrics import timed
 from shared.paging import Page
 from shared.store.ordering import IndexKey, SortKey
 
@@ -100,6 +101,8 @@ class _RedisTx:
 class RedisDocs:
     """`Docs` on one Redis database under `prefix`."""
 
+    backend = "redis"
+
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -156,16 +159,19 @@ class RedisDocs:
                 else:
                     pipe.zrem(zset, key)
 
+    @timed("get")
     async def get(self, table: str, key: str) -> Any:
         async with _store_errors():
             raw = await self.redis.get(self.doc_key(table, key))
         return orjson.loads(raw) if raw is not None else None
 
+    @timed("keys")
     async def keys(self, table: str) -> list[str]:
         async with _store_errors():
             members = await self.redis.smembers(self._set_key(table, "keys"))
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
+    @timed("atomic")
     async def atomic(self, work: Callable[[_RedisTx], Awaitable[T]]) -> T:
         for attempt in range(_MAX_ATTEMPTS):
             async with _store_errors(), self.redis.pipeline(transaction=True) as pipe:
@@ -186,10 +192,12 @@ class RedisDocs:
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
         raise ServiceUnavailable("The store is too busy; try again")
 
+    @timed("next_number")
     async def next_number(self, name: str) -> int:
         async with _store_errors():
             return int(await self.redis.incr(f"{self.prefix}~seq:{name}"))
 
+    @timed("page")
     async def page(
         self,
         table: str,
@@ -240,6 +248,7 @@ class RedisDocs:
                     yield int(score), orjson.loads(doc)
             low = f"({int(batch[-1][1])}"
 
+    @timed("ping")
     async def ping(self) -> None:
         async with _store_errors():
             await self.redis.ping()

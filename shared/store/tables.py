@@ -43,6 +43,11 @@ class Tables:
             tables._journaled += len(batch)
         return tables
 
+    @property
+    def durable(self) -> bool:
+        """Journaled to a file (the JSON store), not only in memory."""
+        return self._journal is not None
+
     def order(self, name: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         """Keep `name` ordered by `sort_key` (and indexed) for `scan`; built from what is stored now."""
         ordering = Ordering(sort_key, dict(indexes or {}))
