@@ -1,6 +1,6 @@
 """Observability of a real system: each process's /metrics moves by exactly what a scripted set of
 requests did, one request id is in the log lines of every process an order touched, and spans of
-one trace reach an OTLP collector from the gateway, sales and inventory."""
+one trace reach an OTLP collector from the gateway, sales and inventory; /readyz names what is down."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from tests.integration.observe import FakeCollector, Samples, delta, scrape, value
+from tests.integration.redis_server import RedisServer
 from tests.integration.shop import order_body
 from tests.integration.system import AUTH, LocalSystem
 
@@ -201,3 +202,43 @@ async def test_a_trace_is_exported_from_every_hop_when_an_otlp_endpoint_is_set(t
     assert ("gateway", "POST /api/orders") in names
     assert ("sales", "POST /api/orders") in names
     assert ("inventory", "POST /internal/reservations") in names
+
+
+async def _readiness(url: str) -> tuple[int, set[str]]:
+    async with httpx.AsyncClient(timeout=10) as plain:
+        response = await plain.get(url + "/readyz")
+    missing = (
+        {d["component"] for d in response.json().get("details", [])} if response.status_code != 200 else set()
+    )
+    return response.status_code, missing
+
+
+async def test_readyz_is_503_naming_what_is_missing_while_the_store_or_an_upstream_is_down(
+    tmp_path: Path,
+) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    redis.directory.mkdir()
+    redis.start()
+    system = LocalSystem(tmp_path, store="redis", redis_url=redis.url)
+    try:
+        system.start()
+        for name in PROCESSES:
+            assert await _readiness(system.specs[name].url) == (200, set())
+
+        redis.stop()
+        for name in ("inventory", "sales", "delivery"):
+            assert await _readiness(system.specs[name].url) == (503, {"store"}), name
+
+        redis.start()
+        deadline = time.monotonic() + 20
+        while (await _readiness(system.specs["sales"].url))[0] != 200:  # reconnects by itself
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+
+        system.stop("inventory")
+        assert await _readiness(system.specs["sales"].url) == (503, {"inventory"})
+        assert await _readiness(system.url) == (503, {"inventory"})
+        assert await _readiness(system.specs["delivery"].url) == (200, set())
+    finally:
+        system.close()
+        redis.stop()
