@@ -67,7 +67,7 @@ def test_rs256_tokens_are_checked_against_the_public_key(rsa_keys: tuple[bytes, 
         ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600}, True),
         ({"sub": "a", "roles": "staff customer", "exp": NOW + 6 * 3600}, True),
         ({"sub": "a", "roles": ["staff"], "exp": NOW - 60}, False),
-        ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "nbf": NOW + 600}, False),
+        ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "nbf": NOW + 3 * 3600}, False),
         ({"sub": "a", "roles": ["staff"]}, False),  # no exp
         ({"roles": ["staff"], "exp": NOW + 6 * 3600}, False),  # no subject
         ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "aud": "elsewhere"}, False),
