@@ -85,12 +85,13 @@ class _RedisTx:
             await self.pipe.execute()
 
     async def commit(self) -> None:
-        for table, key in list(self.writes):  # watch, and know the old value of, every key written
-            if (table, key) not in self.read:
-                name = self.docs.doc_key(table, key)
-                await self.pipe.watch(name)
-                raw = await self.pipe.get(name)
-                self.read[table, key] = orjson.loads(raw) if raw is not None else None
+        # Watch, and know the old value of, every key written: two round trips for all of them.
+        unread = [item for item in self.writes if item not in self.read]
+        if unread:
+            names = [self.docs.doc_key(table, key) for table, key in unread]
+            await self.pipe.watch(*names)
+            for item, raw in zip(unread, await self.pipe.mget(names), strict=True):
+                self.read[item] = orjson.loads(raw) if raw is not None else None
         self.pipe.multi()  # type: ignore[no-untyped-call]
         for (table, key), doc in self.writes.items():
             self.docs.queue_write(self.pipe, table, key, self.read[table, key], doc)
