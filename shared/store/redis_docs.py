@@ -54,6 +54,11 @@ class _Ordering:
         self.sort_key = sort_key
         self.indexes = indexes
 
+    def unchanged(self, old: Any, new: Any) -> bool:
+        return self.sort_key(old) == self.sort_key(new) and all(
+            key(old) == key(new) for key in self.indexes.values()
+        )
+
 
 class _RedisTx:
     def __init__(self, docs: RedisDocs, pipe: Pipeline) -> None:
@@ -137,10 +142,11 @@ class RedisDocs:
             pipe.srem(self._set_key(table, "keys"), key)
         else:
             pipe.set(name, orjson.dumps(new))
-            pipe.sadd(self._set_key(table, "keys"), key)
+            if old is None:  # a key that existed is in the set already (the transaction read it)
+                pipe.sadd(self._set_key(table, "keys"), key)
         ordering = self._orderings.get(table)
-        if ordering is None:
-            return
+        if ordering is None or (old is not None and new is not None and ordering.unchanged(old, new)):
+            return  # same sort key and index values: the sorted sets are right as they are
         for doc, add in ((old, False), (new, True)):
             if doc is None:
                 continue
