@@ -35,6 +35,7 @@ class Result:
     requests: int
     errors: int
     offered: float | None = None  # open loop: the rate asked for
+    share: float | None = None  # open loop: `offered` as a share of the peak measured just before
 
 
 def combine(results: list[Result]) -> Result | None:

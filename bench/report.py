@@ -34,11 +34,7 @@ class StoreRun:
 
     def at_share(self, share: float) -> Result | None:
         """The open-loop point offered at `share` of the peak."""
-        if self.orders is None:
-            return None
-        return next(
-            (r for r in self.latency if r.offered and abs(r.offered / self.orders.rps - share) < 0.01), None
-        )
+        return next((r for r in self.latency if r.share == share), None)
 
 
 @dataclass(frozen=True)
@@ -144,8 +140,7 @@ def raw_table(run: StoreRun) -> str:
     lines.append(_row("nginx → gateway GET /api/books/123 (mean of rounds)", run.nginx))
     lines.append(_row("POST /api/orders, peak, empty store (mean of rounds)", run.orders))
     for r in run.latency:
-        share = r.offered / run.orders.rps if r.offered and run.orders else 0
-        lines.append(_row(f"POST /api/orders at {share:.0%} of peak", r))
+        lines.append(_row(f"POST /api/orders at {r.share or 0:.0%} of the peak just before", r))
     lines.append(_row(f"POST /api/orders, peak, {run.preloaded:,} stored (mean of rounds)", run.orders_full))
     return "\n".join(lines)
 

@@ -27,8 +27,12 @@ Transfer/sec:    312.45KB
 """
 
 
-def result(rps: float, p99: float = 10.0, offered: float | None = None) -> Result:
-    return Result(rps=rps, p50=1.0, p90=5.0, p99=p99, requests=100, errors=0, offered=offered)
+def result(
+    rps: float, p99: float = 10.0, share: float | None = None, errors: int = 0, offered: float | None = None
+) -> Result:
+    return Result(
+        rps=rps, p50=1.0, p90=5.0, p99=p99, requests=100, errors=errors, offered=offered, share=share
+    )
 
 
 def test_wrk_output_gives_the_rate_the_percentiles_in_ms_and_every_failure() -> None:
@@ -64,7 +68,10 @@ def a_run(direct: float, gateway: float, orders: float, full: float, p99_at_half
         gateway=result(gateway),
         nginx=None,
         orders=result(orders),
-        latency=[result(orders / 2, p99=p99_at_half, offered=orders / 2), result(orders, offered=orders)],
+        latency=[
+            result(orders / 2, p99=p99_at_half, share=0.5, offered=orders / 2),
+            result(orders, share=1.0, errors=30, offered=orders),
+        ],
         orders_full=result(full),
         preloaded=100_000,
     )
@@ -89,3 +96,5 @@ def test_the_table_shows_each_figure_with_its_target_and_verdict_per_store() -> 
     assert "| orders/s with 100,000 stored ÷ empty | ≥ 0.9 | 0.47 **missed** |" in table
     assert "| p99 order latency at 50% of peak | ≤ 50 | 20.0 ms met |" in table
     assert "| nginx → gateway GET ÷ direct GET | — | n/a |" in table
+    # a latency measured while requests failed: the share that failed, and no target met
+    assert "| p99 order latency at 100% of peak | — | 10.0 ms (30% failed) |" in table
