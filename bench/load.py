@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -86,7 +87,7 @@ def parse_wrk(output: str) -> Result:
 
 _LUA = """
 local counter = 0
-local prefix = tostring(math.random(1, 1000000000))
+local prefix = "%(prefix)s"
 local headers = {%(headers)s}
 request = function()
   counter = counter + 1
@@ -128,7 +129,16 @@ def run_wrk(
             lua_headers = ", ".join(f'["{k}"]="{v}"' for k, v in headers.items())
             path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
             script.write_text(
-                _LUA % {"headers": lua_headers, "body": lua_body, "method": method, "path": "/" + path}
+                _LUA
+                % {
+                    "headers": lua_headers,
+                    "body": lua_body,
+                    "method": method,
+                    "path": "/" + path,
+                    # Fresh in every run: wrk's Lua random is unseeded, and a key used in an earlier
+                    # run would be answered from the idempotency record, not by placing an order.
+                    "prefix": os.urandom(8).hex(),
+                }
             )
             args += ["-s", str(script)]
         done = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 30, check=True)
