@@ -8,7 +8,7 @@ STORE    ?= json
 INSTANCES ?= 1
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test check lint unit integration clean
+.PHONY: run test check lint unit integration bench clean
 
 # The environment is rebuilt whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +26,14 @@ check: $(VENV)/.installed  ## ruff + mypy (strict)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The plotting library only for the benchmark; the stamp follows pyproject.toml like the one above.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed  ## measure JSON then Redis store; writes docs/benchmarks.md and .png
+	$(PY) -m bench
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest tests/unit -q

@@ -43,7 +43,12 @@ def create_app(
             resources.push_async_callback(the_store.close)
             app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
             protection = Protection.from_settings(settings)
-            upstream = Upstream("sales", sales or make_clients(settings.sales_url, settings), protection)
+            upstream = Upstream(
+                "sales",
+                sales or make_clients(settings.sales_url, settings),
+                protection,
+                secret=settings.internal_secret,
+            )
             resources.push_async_callback(upstream.aclose)
             app.state.sales = SalesClient(upstream)
             app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}

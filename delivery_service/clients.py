@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import httpx
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from delivery_service.domain import Order, OrderMove, OrderMoveRefused, OrderNotFound
 from shared.errors import ServiceUnavailable
-from shared.http import Upstream
+from shared.http import Upstream, UpstreamResponse
 from shared.retry import retry_idempotent
 
 log = logging.getLogger("delivery_service.clients")
@@ -69,14 +68,14 @@ def _order_path(order_id: str) -> str:
     return f"/internal/orders/{quote(order_id, safe='')}"
 
 
-def _order_doc(response: httpx.Response) -> _OrderDoc:
+def _order_doc(response: UpstreamResponse) -> _OrderDoc:
     try:
         return _OrderDoc.model_validate_json(response.content)
     except ValidationError as exc:
         raise _sales_error(response, "not an order") from exc
 
 
-def _sales_error(response: httpx.Response, problem: str) -> ServiceUnavailable:
+def _sales_error(response: UpstreamResponse, problem: str) -> ServiceUnavailable:
     # Whatever sales got wrong is not the client's fault: a 503 it may retry, never a 500.
     log.warning("bad answer from sales", extra={"problem": problem, "status": response.status_code})
     return ServiceUnavailable("Sales service error")

@@ -9,17 +9,17 @@ from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore
 
 
-def _store(request: Request) -> DeliveryStore:
+async def _store(request: Request) -> DeliveryStore:
     store: DeliveryStore = request.app.state.store
     return store
 
 
-def _sales(request: Request) -> SalesClient:
+async def _sales(request: Request) -> SalesClient:
     sales: SalesClient = request.app.state.sales
     return sales
 
 
-def _settings(request: Request) -> DeliverySettings:
+async def _settings(request: Request) -> DeliverySettings:
     settings: DeliverySettings = request.app.state.settings
     return settings
 

@@ -9,17 +9,17 @@ from inventory_service.settings import InventorySettings
 from inventory_service.store import InventoryStore
 
 
-def _store(request: Request) -> InventoryStore:
+async def _store(request: Request) -> InventoryStore:
     store: InventoryStore = request.app.state.store
     return store
 
 
-def _settings(request: Request) -> InventorySettings:
+async def _settings(request: Request) -> InventorySettings:
     settings: InventorySettings = request.app.state.settings
     return settings
 
 
-def _book_query(
+async def _book_query(
     q: Annotated[
         str | None, Query(max_length=300, description="Part of the title or author, any case")
     ] = None,

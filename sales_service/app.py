@@ -43,6 +43,7 @@ def create_app(
             "inventory",
             inventory_http or make_clients(settings.inventory_url, settings),
             Protection.from_settings(settings),
+            secret=settings.internal_secret,
         )
         inventory = InventoryClient(upstream)
         app.state.store, app.state.inventory = the_store, inventory

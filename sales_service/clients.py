@@ -6,12 +6,11 @@ from decimal import Decimal
 from typing import Protocol
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from sales_service.domain import OutOfStock
 from shared.errors import Conflict, ServiceUnavailable
-from shared.http import Upstream
+from shared.http import Upstream, UpstreamResponse
 from shared.retry import retry_idempotent
 
 
@@ -87,7 +86,7 @@ class _Reservation(BaseModel):
     lines: list[_HeldLine]
 
 
-def _prices(response: httpx.Response, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
+def _prices(response: UpstreamResponse, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
     """The unit prices of a hold that matches what was asked, or 503: never trust a garbled answer."""
     try:
         held = _Reservation.model_validate_json(response.content)
@@ -100,7 +99,7 @@ def _prices(response: httpx.Response, order_id: str, wanted: dict[str, int]) -> 
     return {ln.book_id: ln.unit_price for ln in held.lines}
 
 
-def _json(response: httpx.Response) -> dict[str, object]:
+def _json(response: UpstreamResponse) -> dict[str, object]:
     try:
         body = response.json()
     except ValueError:
@@ -108,5 +107,5 @@ def _json(response: httpx.Response) -> dict[str, object]:
     return body if isinstance(body, dict) else {}
 
 
-def _unexpected(response: httpx.Response) -> ServiceUnavailable:
+def _unexpected(response: UpstreamResponse) -> ServiceUnavailable:
     return ServiceUnavailable(f"Inventory service error ({response.status_code})")

@@ -9,17 +9,17 @@ from sales_service.payments import PaymentProvider
 from sales_service.store import SalesStore
 
 
-def _store(request: Request) -> SalesStore:
+async def _store(request: Request) -> SalesStore:
     store: SalesStore = request.app.state.store
     return store
 
 
-def _inventory(request: Request) -> Inventory:
+async def _inventory(request: Request) -> Inventory:
     inventory: Inventory = request.app.state.inventory
     return inventory
 
 
-def _payments(request: Request) -> PaymentProvider:
+async def _payments(request: Request) -> PaymentProvider:
     payments: PaymentProvider = request.app.state.payments
     return payments
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +37,30 @@ class ProcessSpec:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def free_port_block(size: int = 4) -> int:
+    """A base port such that base..base+size-1 are all free on 127.0.0.1 right now.
+
+    Below the kernel's ephemeral range (32768+): there, a client polling a port nobody listens
+    on yet can be handed that very port as its own and connect to itself, reading back its own
+    request instead of an answer."""
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, 32000 - size)
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
 
 
 def local_system(

@@ -55,6 +55,11 @@ class _Ordering:
         self.sort_key = sort_key
         self.indexes = indexes
 
+    def unchanged(self, old: Any, new: Any) -> bool:
+        return self.sort_key(old) == self.sort_key(new) and all(
+            key(old) == key(new) for key in self.indexes.values()
+        )
+
 
 class _RedisTx:
     def __init__(self, docs: RedisDocs, pipe: Pipeline) -> None:
@@ -86,12 +91,13 @@ class _RedisTx:
             await self.pipe.execute()
 
     async def commit(self) -> None:
-        for table, key in list(self.writes):  # watch, and know the old value of, every key written
-            if (table, key) not in self.read:
-                name = self.docs.doc_key(table, key)
-                await self.pipe.watch(name)
-                raw = await self.pipe.get(name)
-                self.read[table, key] = orjson.loads(raw) if raw is not None else None
+        # Watch, and know the old value of, every key written: two round trips for all of them.
+        unread = [item for item in self.writes if item not in self.read]
+        if unread:
+            names = [self.docs.doc_key(table, key) for table, key in unread]
+            await self.pipe.watch(*names)
+            for item, raw in zip(unread, await self.pipe.mget(names), strict=True):
+                self.read[item] = orjson.loads(raw) if raw is not None else None
         self.pipe.multi()  # type: ignore[no-untyped-call]
         for (table, key), doc in self.writes.items():
             self.docs.queue_write(self.pipe, table, key, self.read[table, key], doc)
@@ -139,10 +145,11 @@ class RedisDocs:
             pipe.srem(self._set_key(table, "keys"), key)
         else:
             pipe.set(name, orjson.dumps(new))
-            pipe.sadd(self._set_key(table, "keys"), key)
+            if old is None:  # a key that existed is in the set already (the transaction read it)
+                pipe.sadd(self._set_key(table, "keys"), key)
         ordering = self._orderings.get(table)
-        if ordering is None:
-            return
+        if ordering is None or (old is not None and new is not None and ordering.unchanged(old, new)):
+            return  # same sort key and index values: the sorted sets are right as they are
         for doc, add in ((old, False), (new, True)):
             if doc is None:
                 continue

@@ -1,4 +1,4 @@
-"""A real redis-server for tests, on a free loopback port, never the machine's own instance.
+"""A real redis-server for tests (shared.redis_server), on a free loopback port.
 
 CI (CI=true) must have redis-server: a missing binary fails there and skips elsewhere, saying why.
 """
@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from shared import redis_server
 
 
 def require_binary(name: str, package: str) -> str:
@@ -25,62 +24,8 @@ def require_binary(name: str, package: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    from tests.integration.system import free_port_block  # below the ephemeral range: see there
-
-    return free_port_block(1)
-
-
-class RedisServer:
-    """One redis-server process; it can be stopped and started again on the same port."""
+class RedisServer(redis_server.RedisServer):
+    """The shared RedisServer, skipping (failing in CI) the test when redis-server is missing."""
 
     def __init__(self, directory: Path, *, durable: bool = False) -> None:
-        self.binary = require_binary("redis-server", "redis-server")
-        self.directory = directory
-        self.durable = durable  # an append-only file synced on every write: a restart keeps all
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                *(
-                    ["--appendonly", "yes", "--appendfsync", "always"]
-                    if self.durable
-                    else ["--appendonly", "no"]
-                ),
-                "--dir",
-                str(self.directory),
-                "--logfile",
-                str(self.directory / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.process = None
+        super().__init__(directory, durable=durable, binary=require_binary("redis-server", "redis-server"))

@@ -4,41 +4,23 @@ free loopback ports, started and stopped by PID through `shared.launch` (the cod
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 from pathlib import Path
 from typing import IO
 
 from shared import internal
-from shared.launch import DEV_TOKEN, ProcessSpec, local_system, start, stop, wait_healthy
+from shared.launch import (
+    DEV_TOKEN,
+    ProcessSpec,
+    free_port_block,
+    local_system,
+    start,
+    stop,
+    wait_healthy,
+)
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
-
-
-def free_port_block(size: int = 4) -> int:
-    """A base port such that base..base+size-1 are all free on 127.0.0.1 right now.
-
-    Below the kernel's ephemeral range (32768+): there, a client polling a port nobody listens
-    on yet can be handed that very port as its own and connect to itself, reading back its own
-    request instead of an answer."""
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(20000, 32000 - size)
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports")
 
 
 class LocalSystem:
@@ -112,4 +94,4 @@ class LocalSystem:
             log.close()
 
 
-__all__ = ["AUTH", "LocalSystem"]
+__all__ = ["AUTH", "LocalSystem", "free_port_block"]

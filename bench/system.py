@@ -1,0 +1,186 @@
+"""The system under test: every process started through `shared.launch` on free ports, a private
+redis-server for the Redis store, and nginx in front of the gateway from a config in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from shared import internal
+from shared.launch import DEV_TOKEN, free_port_block, local_system, start, stop, wait_healthy
+from shared.redis_server import RedisServer
+
+AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
+# What the gateway sends inventory for the dev token (an admin), so a direct call does the same work.
+PRINCIPAL = {"x-principal-subject": "dev", "x-principal-roles": "admin"}
+# The benchmark measures our code, not a tuning knob: no rate limit, and a payment provider that
+# answers at once and never fails (the simulated provider's defaults, spelled out).
+ENV = {
+    "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+    "SALES_PAYMENT_FAILURE_RATE": "0",
+    "SALES_PAYMENT_TIMEOUT_RATE": "0",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+class BenchSystem:
+    """Gateway, inventory, sales and delivery on one store, as `make run` starts them."""
+
+    def __init__(self, root: Path, store: str, redis_url: str | None = None) -> None:
+        self.root = root
+        self.store = store
+        self.port = free_port_block(4)
+        self.secret = secrets.token_hex(32)
+        self.specs = local_system(
+            self.port, root / "data", store, redis_url=redis_url, internal_secret=self.secret
+        )
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def inventory_url(self) -> str:
+        return f"http://127.0.0.1:{self.port + 1}"
+
+    def start(self) -> None:
+        for spec in self.specs:
+            log = open(self.root / f"{spec.name}.log", "ab")  # noqa: SIM115 - the process writes it
+            process = start(spec, env=ENV, output=log)
+            log.close()
+            self.processes.append(process)
+            wait_healthy(spec, process)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
+        self.processes = []
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each process has used so far, by name (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for spec, process in zip(self.specs, self.processes, strict=False):
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            used[spec.name] = (int(fields[11]) + int(fields[12])) / tick
+        return used
+
+    def signed(self, method: str, path: str) -> dict[str, str]:
+        """Headers for a call straight to inventory, signed as the gateway signs (valid 60 s)."""
+        subject, roles = PRINCIPAL["x-principal-subject"], PRINCIPAL["x-principal-roles"]
+        return {**PRINCIPAL, internal.HEADER: internal.sign(self.secret, method, path, subject, roles)}
+
+    def stock_up(self, books: int, stock: int) -> list[str]:
+        """At least `books` books in the catalog, each with `stock` more units; their ids. Orders are
+        spread over them, as a shop's are over its catalog, not all on the three seeded ones."""
+        with urllib.request.urlopen(urllib.request.Request(self.url + "/api/books", headers=AUTH)) as r:
+            ids = list(json.load(r))
+        for book in ids:
+            self._post(f"/api/books/{book}/stock", {"delta": stock})
+        for n in range(len(ids), books):
+            book = {"id": f"bench-{n}", "title": f"Bench {n}", "author": "Bench", "price": 9.99}
+            self._post("/api/books", {**book, "stock": stock, "isbn": _isbn13(n)})
+            ids.append(str(book["id"]))
+        return ids
+
+    def _post(self, path: str, body: dict[str, object]) -> None:
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={**AUTH, "Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request).close()
+
+
+def _isbn13(n: int) -> str:
+    digits = f"979{n:09d}"
+    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+    return f"{digits}{check}"
+
+
+_NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream gateway {{
+        server 127.0.0.1:{gateway};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://gateway;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx as our own process (not a daemon), one worker, keep-alive connections to the gateway."""
+
+    def __init__(self, root: Path, gateway_port: int) -> None:
+        self.root = root / "nginx"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port_block(1)
+        (self.root / "nginx.conf").write_text(
+            _NGINX_CONF.format(tmp=self.root, gateway=gateway_port, port=self.port)
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("nginx") is not None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = shutil.which("nginx") or "nginx"
+        self.process = subprocess.Popen(
+            [binary, "-p", str(self.root), "-c", str(self.root / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"nginx exited: see {self.root}/error.log") from None
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not answer")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+__all__ = ["AUTH", "BenchSystem", "Nginx", "RedisServer"]
