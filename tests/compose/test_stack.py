@@ -8,18 +8,34 @@ The tests share one stack and run in the order written: each builds on what the 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import subprocess
 import uuid
 
 import httpx
 import pytest
 
-from tests.compose.stack import ComposeStack
+from tests.compose.stack import ROOT, ComposeStack
 from tests.integration import test_original_api_flow as original_api
 from tests.integration import test_races as races
 from tests.integration.shop import eventually, order_body, stock
 
 pytestmark = pytest.mark.compose
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("INTERNAL_SECRET", "TOKENS_FILE")}
+    command = ["docker", "compose", "--project-directory", str(ROOT), "--env-file", os.devnull, "config"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "INTERNAL_SECRET" in result.stderr or "TOKENS_FILE" in result.stderr, result.stderr
+
+
+def test_every_python_container_runs_unprivileged(stack: ComposeStack) -> None:
+    for service in ("gateway-1", "gateway-2", "inventory", "sales", "delivery"):
+        assert stack.exec(service, "id -u").stdout.strip() == "10001", service
 
 
 async def test_the_original_clients_whole_flow_works_through_nginx(client: httpx.AsyncClient) -> None:
@@ -124,6 +140,9 @@ async def test_with_one_gateway_stopped_every_request_still_succeeds(
     assert statuses == [200] * 10
     assert placed.status_code == 201, placed.text
     assert [r.status_code for r in listed] == [200] * 10
+    listing = stack.compose("ps", "--all", "--format", "json", "gateway-2").strip()
+    stopped = json.loads(listing) if listing.startswith("[") else [json.loads(listing.splitlines()[0])]
+    assert stopped[0]["ExitCode"] == 0  # SIGTERM: a graceful stop
 
 
 async def test_with_no_gateway_nginx_answers_in_the_envelope(
