@@ -22,8 +22,10 @@ COPY gateway /src/gateway
 COPY inventory_service /src/inventory_service
 COPY sales_service /src/sales_service
 COPY delivery_service /src/delivery_service
-# pip byte-compiles what it installs, so no process pays for that at start.
-RUN /opt/venv/bin/pip install --no-deps /src
+# pip byte-compiles what it installs, so no process pays for that at start; pip itself and
+# setuptools are not needed to run, so they stay behind.
+RUN /opt/venv/bin/pip install --no-deps /src \
+ && /opt/venv/bin/pip uninstall --quiet --yes pip setuptools
 
 # --- runtime: the interpreter, the virtualenv and an unprivileged user; nothing to build with ------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -11,11 +11,26 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ("gateway", "inventory", "sales", "delivery")
+# Who calls whom inside the stack, by compose name: what `wait_connected` checks from each container.
+CALLS = {
+    "gateway-1": ("inventory:8001", "sales:8002", "delivery:8003"),
+    "gateway-2": ("inventory:8001", "sales:8002", "delivery:8003"),
+    "inventory": ("redis-inventory:6379",),
+    "sales": ("redis-sales:6379", "inventory:8001"),
+    "delivery": ("redis-delivery:6379", "sales:8002"),
+}
+_CONNECT = (
+    "import socket, sys\n"
+    "for target in sys.argv[1:]:\n"
+    "    host, port = target.split(':')\n"
+    "    socket.create_connection((host, int(port)), 1).close()\n"
+)
 
 
 class ComposeStack:
@@ -36,7 +51,7 @@ class ComposeStack:
             "HTTP_ADDRESS": "127.0.0.1",
             "HTTP_PORT": str(port),
             "BOOKSTORE_TAG": self.project,  # images of this run only, removed by down()
-            "HEALTHCHECK_INTERVAL": "2s",
+            "HEALTHCHECK_INTERVAL": "3s",
         }
 
     @property
@@ -58,9 +73,25 @@ class ComposeStack:
     def up(self) -> None:
         try:
             self.compose("up", "--detach", "--build", "--wait", "--wait-timeout", "300", timeout=1200)
+            self.wait_connected()
         except (RuntimeError, subprocess.TimeoutExpired):
             self.dump()
             raise
+
+    def wait_connected(self, services: tuple[str, ...] = tuple(CALLS), within: float = 90) -> None:
+        """Until each running container resolves and reaches what it calls: a healthy container only
+        says it listens, and a container network (re)configured a moment ago may not carry yet."""
+        deadline = time.monotonic() + within
+        waiting = list(services)
+        while waiting:
+            service = waiting[0]
+            result = self.exec(service, 'python -c "$0" "$@"', _CONNECT, *CALLS[service])
+            if result.returncode == 0:
+                waiting.pop(0)
+            elif time.monotonic() > deadline:
+                raise RuntimeError(f"{service} cannot reach {CALLS[service]}: {result.stderr[-500:]}")
+            else:
+                time.sleep(1)
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", service)
@@ -75,9 +106,9 @@ class ComposeStack:
         """New containers for `services` (named volumes stay), waited for until healthy."""
         self.compose("up", "--detach", "--no-deps", "--force-recreate", "--wait", *services, timeout=180)
 
-    def exec(self, service: str, script: str) -> subprocess.CompletedProcess[str]:
+    def exec(self, service: str, script: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = ["docker", "compose", "--project-directory", str(ROOT), "-p", self.project]
-        command += ["exec", "-T", service, "sh", "-c", script]
+        command += ["exec", "-T", service, "sh", "-c", script, *args]
         return subprocess.run(command, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
     def dump(self) -> None:

@@ -120,12 +120,14 @@ async def test_data_survives_a_service_restart_and_new_containers_on_the_redis_v
 ) -> None:
     order = (await client.get("/api/orders/order_1")).json()
     stack.restart("inventory")
+    stack.wait_connected(("inventory", "sales", "gateway-1", "gateway-2"))
     assert await settled(client, ("/api/books/123",))
     assert await stock(client, "123") == 48  # the original flow's order
     assert await stock(client, "789") == 0  # the race's 25 orders
 
     # Sales and its Redis redeployed: new containers; the orders live on in the named volume.
     stack.recreate("redis-sales", "sales")
+    stack.wait_connected(("sales", "delivery", "gateway-1", "gateway-2"))
     assert await settled(client, ("/api/orders/order_1",))
     assert (await client.get("/api/orders/order_1")).json() == order
 
