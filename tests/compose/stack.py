@@ -79,19 +79,18 @@ class ComposeStack:
             raise
 
     def wait_connected(self, services: tuple[str, ...] = tuple(CALLS), within: float = 90) -> None:
-        """Until each running container resolves and reaches what it calls: a healthy container only
-        says it listens, and a container network (re)configured a moment ago may not carry yet."""
+        """Until each container resolves and reaches what it calls, twice in a row: a healthy container
+        only says it listens, and a container network that the engine reconfigured a moment ago
+        (a container started or stopped beside it) may not carry every connection yet."""
         deadline = time.monotonic() + within
-        waiting = list(services)
-        while waiting:
-            service = waiting[0]
-            result = self.exec(service, 'python -c "$0" "$@"', _CONNECT, *CALLS[service])
-            if result.returncode == 0:
-                waiting.pop(0)
-            elif time.monotonic() > deadline:
-                raise RuntimeError(f"{service} cannot reach {CALLS[service]}: {result.stderr[-500:]}")
-            else:
-                time.sleep(1)
+        for service in services:
+            streak = 0
+            while streak < 2:
+                result = self.exec(service, 'python -c "$0" "$@"', _CONNECT, *CALLS[service])
+                streak = streak + 1 if result.returncode == 0 else 0
+                if streak == 0 and time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} cannot reach {CALLS[service]}: {result.stderr[-500:]}")
+                time.sleep(0.5)
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", service)

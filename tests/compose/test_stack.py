@@ -136,6 +136,7 @@ async def test_with_one_gateway_stopped_every_request_still_succeeds(
     client: httpx.AsyncClient, stack: ComposeStack
 ) -> None:
     stack.stop("gateway-2")
+    stack.wait_connected(("gateway-1", "sales", "delivery"))
     statuses = [(await client.get("/api/books/456")).status_code for _ in range(10)]
     placed = await client.post("/api/orders", json=order_body("456"))
     listed = await asyncio.gather(*(client.get("/api/orders?limit=5") for _ in range(10)))
