@@ -7,8 +7,13 @@ DATA_DIR ?= ./data
 STORE    ?= json
 INSTANCES ?= 1
 REDIS_URL ?= redis://127.0.0.1:6379/0
+UV_VERSION := 0.13.9
+COMPOSE    ?= docker compose
 
-.PHONY: run test check lint unit integration bench clean
+.PHONY: help run test check lint unit integration bench lock up down test-compose clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 # The environment is rebuilt whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -35,14 +40,31 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed  ## measure JSON then Redis store; writes docs/benchmarks.md and .png
 	$(PY) -m bench
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed  ## unit tests only
 	$(VENV)/bin/pytest tests/unit -q
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed  ## integration tests only
 	$(VENV)/bin/pytest tests/integration -q
 
 test: check  ## lint, type-check, then every test
 	$(VENV)/bin/pytest -q
 
-clean:
+# requirements.lock pins every runtime dependency, transitive ones included, with hashes, for the
+# images (Dockerfile). uv resolves from pyproject.toml, keeping the current pins unless they must move.
+lock: $(VENV)/.installed  ## regenerate requirements.lock from pyproject.toml (uv, into .venv)
+	@$(VENV)/bin/uv --version 2>/dev/null | grep -q ' $(UV_VERSION)' || $(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+		--python-platform linux --custom-compile-command 'make lock' -o requirements.lock
+
+up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env)
+	$(COMPOSE) up -d --build --wait
+	@echo "Bookstore ready at http://$$($(COMPOSE) port nginx 80)/api/books"
+
+down:  ## stop the stack (its Redis volumes stay; docker compose down -v removes them too)
+	$(COMPOSE) down
+
+test-compose: $(VENV)/.installed  ## build the images, run the stack and test it end to end through nginx
+	$(VENV)/bin/pytest tests/compose -m compose -q
+
+clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -4,6 +4,7 @@ requests are refused before their token is even looked at)."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from starlette.types import Scope
@@ -21,7 +22,9 @@ class Guard:
     ) -> None:
         self.requests = requests
         self.failures = failures
-        self.trusted_proxies = frozenset(trusted_proxies)
+        # Addresses or networks ("10.0.0.0/8": nginx in a container has no fixed address); a
+        # malformed entry fails at start rather than silently trusting nobody.
+        self.trusted_proxies = tuple(ipaddress.ip_network(p.strip(), strict=False) for p in trusted_proxies)
         self._blocked: dict[str, float] = {}  # address -> monotonic time the block ends
 
     @classmethod
@@ -46,12 +49,23 @@ class Guard:
     def client_address(self, scope: Scope) -> str:
         """The peer's address, or the client a trusted proxy names in X-Forwarded-For."""
         peer = (scope.get("client") or ("unknown", 0))[0]
-        if peer in self.trusted_proxies:
+        if self._trusted(peer):
             forwarded = next((v for k, v in scope["headers"] if k == b"x-forwarded-for"), b"")
             hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
             if hops:
                 return hops[-1]
         return str(peer)
+
+    def _trusted(self, peer: str) -> bool:
+        if not self.trusted_proxies:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.trusted_proxies)
 
     def blocked_for(self, address: str) -> float:
         """Seconds this address must still wait after failing too often (0: not blocked)."""

@@ -178,7 +178,11 @@ class Upstreams:
     async def open(self) -> None:
         self._unwatch = metrics.watch_breakers(self.breaker_states)
         # keepalive shorter than the services' 75 s, so a pooled socket is never reused as it closes.
-        connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30)
+        # No DNS cache: a restarted container has a new address (compose), and a cached one would
+        # time out every new connection for aiohttp's 10 s; sockets are pooled, so lookups are rare.
+        connector = aiohttp.TCPConnector(
+            limit=512, limit_per_host=256, keepalive_timeout=30, use_dns_cache=False
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self.timeout,

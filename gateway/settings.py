@@ -40,7 +40,7 @@ class GatewaySettings(ServiceSettings):
     auth_failures_burst: int = 10
     # Share the buckets among gateway instances through Redis (else each instance counts alone).
     rate_limit_redis_url: str | None = None
-    # Addresses of proxies (nginx) whose X-Forwarded-For names the real client.
+    # Addresses or networks (CIDR) of proxies (nginx) whose X-Forwarded-For names the real client.
     trusted_proxies: list[str] = Field(default_factory=list)
     # Browsers from these origins may call the API (CORS); none by default.
     cors_origins: list[str] = Field(default_factory=list)
