@@ -12,8 +12,9 @@ from starlette.middleware.cors import CORSMiddleware
 from gateway.auth import authenticator_from
 from gateway.guard import Guard
 from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
-from gateway.proxy import ProxyMiddleware, Route, Upstreams
+from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings
+from gateway.upstreams import Route, Upstreams
 from shared.app import create_service_app
 from shared.http import base_urls
 

@@ -20,7 +20,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from gateway.proxy import Route, Upstreams
+from gateway.upstreams import Route, Upstreams
 from shared import internal
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import ServiceUnavailable

@@ -14,7 +14,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
-from gateway.proxy import Route
+from gateway.upstreams import Route
 from sales_service.payments import SimulatedPayments, TimedPayments
 from shared import tracing
 from shared.app import create_service_app
