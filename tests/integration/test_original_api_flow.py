@@ -88,9 +88,8 @@ async def test_the_original_clients_whole_flow_works_unchanged(client: httpx.Asy
 
 
 @BOTH_STORES
-async def test_every_response_carries_the_request_id_that_every_service_logged(
-    client: httpx.AsyncClient, system: LocalSystem
-) -> None:
+async def test_every_response_carries_the_request_id_sent_or_a_new_one(client: httpx.AsyncClient) -> None:
+    # That every process an order touches logs this id: test_observability.py.
     response = await client.post(
         "/api/orders",
         headers={"X-Request-ID": "trace-me-42"},
@@ -98,8 +97,6 @@ async def test_every_response_carries_the_request_id_that_every_service_logged(
     )
     assert response.status_code == 201
     assert response.headers["x-request-id"] == "trace-me-42"
-    for name in ("gateway", "sales", "inventory"):
-        assert '"request_id":"trace-me-42"' in system.log(name), name
     junk = await client.get("/api/books", headers={"X-Request-ID": "no spaces allowed"})
     assert junk.headers["x-request-id"] != "no spaces allowed"
     assert re.fullmatch(r"[0-9a-f]{32}", junk.headers["x-request-id"])
