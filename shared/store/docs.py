@@ -4,8 +4,8 @@ Both backends time every operation (`store_operation_duration_seconds{operation,
 
 `atomic(work)` runs `work(tx)`: reads through `tx.get`, writes buffered by `tx.put`/`tx.delete`
 and applied together or not at all. On Tables (memory and JSON) it runs under a lock; on Redis
-it is an optimistic WATCH/MULTI/EXEC transaction that re-runs `work` when another client changed
-a key it read, so `work` must do nothing but read and decide.
+it is optimistic (plain reads, then one compare-and-set script) and re-runs `work` when another
+client changed a key it read, so `work` must do nothing but read and decide.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 Layout under the service's own prefix (never another service's keys):
 `<p><table>:<key>` the JSON document; `<p><table>:~keys` a set of the table's keys;
 `<p><table>:~order` and `<p><table>:~idx:<name>:<value>` sorted sets scored by sort key;
-`<p>~seq:<name>` the counters. A transaction WATCHes every key it reads or writes and applies its
-writes, with the sets that index them, in one MULTI/EXEC: all of it lands or none, and a
-conflicting change by another client makes it run again.
+`<p>~seq:<name>` the counters. A transaction reads with plain GETs and commits with one Lua
+script (compare and set) that applies its writes, with the sets that index them, only if every
+key it read still holds what it read: all of it lands or none, and a conflicting change by
+another client makes it run again. One round trip per key read and one to commit, where
+WATCH/GET/MULTI/EXEC took two per key and three more to commit, most of an order's client work.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.errors import AppError, ServiceUnavailable
@@ -35,6 +37,30 @@ T = TypeVar("T")
 _MAX_ATTEMPTS = 100  # optimistic retries of one transaction before giving up with 503
 _SCAN_BATCH = 256
 
+# Compare and set, atomic as every script is. The checks: KEYS[1..ARGV[1]] must hold exactly the
+# bytes ARGV[3..], and the keys after them up to KEYS[ARGV[2]] must be absent; if any differs,
+# nothing is written and the answer is 0. Then the ops (from `write_ops`) run in order, each as
+# command, index into KEYS, argument count, arguments: every key a script touches is in KEYS, as
+# Redis requires of scripts that must run on a cluster or a proxy.
+_COMPARE_AND_SET = """
+local present, checked = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, present do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] then return 0 end
+end
+for i = present + 1, checked do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local a = present + 3
+while a <= #ARGV do
+  local n = tonumber(ARGV[a + 2])
+  redis.call(ARGV[a], KEYS[tonumber(ARGV[a + 1])], unpack(ARGV, a + 3, a + 2 + n))
+  a = a + 3 + n
+end
+return 1
+"""
+
+Op = tuple[Any, ...]  # (command, key, *arguments)
+
 
 @asynccontextmanager
 async def _store_errors() -> AsyncIterator[None]:
@@ -43,8 +69,6 @@ async def _store_errors() -> AsyncIterator[None]:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise ServiceUnavailable("The store is unavailable", retry_after=2) from exc
-    except WatchError:
-        raise
     except RedisError as exc:
         log.error("redis error", exc_info=exc)
         raise ServiceUnavailable("The store is unavailable", retry_after=2) from exc
@@ -62,9 +86,11 @@ class _Ordering:
 
 
 class _RedisTx:
-    def __init__(self, docs: RedisDocs, pipe: Pipeline) -> None:
+    """What one attempt read (as raw bytes too, to compare at commit) and the writes it will make."""
+
+    def __init__(self, docs: RedisDocs) -> None:
         self.docs = docs
-        self.pipe = pipe
+        self.raw: dict[tuple[str, str], bytes | None] = {}
         self.read: dict[tuple[str, str], Any] = {}
         self.writes: dict[tuple[str, str], Any] = {}
 
@@ -72,11 +98,13 @@ class _RedisTx:
         if (table, key) in self.writes:
             return self.writes[table, key]
         if (table, key) not in self.read:
-            name = self.docs.doc_key(table, key)
-            await self.pipe.watch(name)
-            raw = await self.pipe.get(name)
-            self.read[table, key] = orjson.loads(raw) if raw is not None else None
+            raw = await self.docs.redis.get(self.docs.doc_key(table, key))
+            self._remember((table, key), cast(bytes | None, raw))
         return self.read[table, key]
+
+    def _remember(self, item: tuple[str, str], raw: bytes | None) -> None:
+        self.raw[item] = raw
+        self.read[item] = orjson.loads(raw) if raw is not None else None
 
     def put(self, table: str, key: str, doc: Any) -> None:
         self.writes[table, key] = doc
@@ -84,24 +112,39 @@ class _RedisTx:
     def delete(self, table: str, key: str) -> None:
         self.writes[table, key] = None
 
-    async def validate(self) -> None:
-        """WatchError if anything read changed since: an empty MULTI/EXEC checks every watch."""
-        if self.read:
-            self.pipe.multi()  # type: ignore[no-untyped-call]
-            await self.pipe.execute()
+    async def validate(self) -> bool:
+        """Whether what was read is one consistent view: a single GET is atomic by itself,
+        several must all still hold what they held (the script with checks only)."""
+        return len(self.raw) < 2 or await self._compare_and_set([])
 
-    async def commit(self) -> None:
-        # Watch, and know the old value of, every key written: two round trips for all of them.
+    async def commit(self) -> bool:
+        """Apply the writes if nothing read changed since; False for a conflict (run again)."""
+        # The old value of every key written decides the index maintenance, so it is read (in
+        # one round trip for all) and checked like the rest.
         unread = [item for item in self.writes if item not in self.read]
         if unread:
             names = [self.docs.doc_key(table, key) for table, key in unread]
-            await self.pipe.watch(*names)
-            for item, raw in zip(unread, await self.pipe.mget(names), strict=True):
-                self.read[item] = orjson.loads(raw) if raw is not None else None
-        self.pipe.multi()  # type: ignore[no-untyped-call]
-        for (table, key), doc in self.writes.items():
-            self.docs.queue_write(self.pipe, table, key, self.read[table, key], doc)
-        await self.pipe.execute()
+            for item, raw in zip(unread, await self.docs.redis.mget(names), strict=True):
+                self._remember(item, cast(bytes | None, raw))
+        ops = [
+            op
+            for (table, key), doc in self.writes.items()
+            for op in self.docs.write_ops(table, key, self.read[table, key], doc)
+        ]
+        return await self._compare_and_set(ops)
+
+    async def _compare_and_set(self, ops: list[Op]) -> bool:
+        checks = sorted(self.raw.items(), key=lambda item: item[1] is None)  # present ones first
+        keys = [self.docs.doc_key(table, key) for (table, key), _ in checks]
+        expected = [raw for _, raw in checks if raw is not None]
+        args: list[Any] = [len(expected), len(checks), *expected]
+        index = {name: i for i, name in enumerate(keys, start=1)}
+        for command, name, *arguments in ops:
+            if name not in index:
+                keys.append(name)
+                index[name] = len(keys)
+            args += [command, index[name], len(arguments), *arguments]
+        return bool(await self.docs.compare_and_set(keys=keys, args=args))
 
 
 class RedisDocs:
@@ -113,6 +156,7 @@ class RedisDocs:
         self.redis = redis
         self.prefix = prefix
         self._orderings: dict[str, _Ordering] = {}
+        self.compare_and_set = redis.register_script(_COMPARE_AND_SET)  # EVALSHA, loads on NOSCRIPT
 
     @classmethod
     def from_url(
@@ -139,17 +183,23 @@ class RedisDocs:
         self._orderings[table] = _Ordering(sort_key, dict(indexes or {}))
 
     def queue_write(self, pipe: Pipeline, table: str, key: str, old: Any, new: Any) -> None:
+        """`write_ops` on a pipeline (the bulk preload of the benchmark)."""
+        for op in self.write_ops(table, key, old, new):
+            pipe.execute_command(*op)
+
+    def write_ops(self, table: str, key: str, old: Any, new: Any) -> list[Op]:
+        """The commands that replace `old` by `new` (None: absent) and keep the sets in step."""
         name = self.doc_key(table, key)
+        ops: list[Op] = []
         if new is None:
-            pipe.delete(name)
-            pipe.srem(self._set_key(table, "keys"), key)
+            ops += [("DEL", name), ("SREM", self._set_key(table, "keys"), key)]
         else:
-            pipe.set(name, orjson.dumps(new))
-            if old is None:  # a key that existed is in the set already (the transaction read it)
-                pipe.sadd(self._set_key(table, "keys"), key)
+            ops.append(("SET", name, orjson.dumps(new)))
+            if old is None:  # a key that existed is in the set already
+                ops.append(("SADD", self._set_key(table, "keys"), key))
         ordering = self._orderings.get(table)
         if ordering is None or (old is not None and new is not None and ordering.unchanged(old, new)):
-            return  # same sort key and index values: the sorted sets are right as they are
+            return ops  # same sort key and index values: the sorted sets are right as they are
         for doc, add in ((old, False), (new, True)):
             if doc is None:
                 continue
@@ -160,11 +210,8 @@ class RedisDocs:
                 for name, index_key in ordering.indexes.items()
                 if (value := index_key(doc)) is not None
             ]
-            for zset in members:
-                if add:
-                    pipe.zadd(zset, {key: score})
-                else:
-                    pipe.zrem(zset, key)
+            ops += [("ZADD", zset, score, key) if add else ("ZREM", zset, key) for zset in members]
+        return ops
 
     @timed("get")
     async def get(self, table: str, key: str) -> Any:
@@ -181,21 +228,16 @@ class RedisDocs:
     @timed("atomic")
     async def atomic(self, work: Callable[[_RedisTx], Awaitable[T]]) -> T:
         for attempt in range(_MAX_ATTEMPTS):
-            async with _store_errors(), self.redis.pipeline(transaction=True) as pipe:
-                tx = _RedisTx(self, pipe)
+            tx = _RedisTx(self)
+            async with _store_errors():
                 try:
-                    try:
-                        result = await work(tx)
-                    except AppError:
-                        await tx.validate()  # a refusal must rest on one consistent view, too
+                    result = await work(tx)
+                except AppError:
+                    if await tx.validate():  # a refusal must rest on one consistent view, too
                         raise
-                    if tx.writes:
-                        await tx.commit()
-                    else:
-                        await tx.validate()
-                    return result
-                except WatchError:
-                    pass
+                else:
+                    if await (tx.commit() if tx.writes else tx.validate()):
+                        return result
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
         raise ServiceUnavailable("The store is too busy; try again")
 

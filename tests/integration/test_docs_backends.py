@@ -4,6 +4,8 @@ backend alike (in memory, the JSON journal, real Redis) so they cannot drift apa
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +173,88 @@ async def test_a_stopped_redis_is_503_and_the_store_recovers_when_it_returns(tmp
     finally:
         await docs.close()
         server.stop()
+
+
+# --- Redis: the optimistic transaction between two clients ------------------------------------
+
+
+@pytest.fixture
+async def two_clients(redis_server: RedisServer) -> AsyncIterator[tuple[RedisDocs, RedisDocs]]:
+    """Two instances of a service sharing one prefix, each with its own connections."""
+    prefix = f"test-{uuid.uuid4().hex}:"
+    first, second = (RedisDocs.from_url(redis_server.url, prefix) for _ in range(2))
+    for docs in (first, second):
+        _order(docs)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("start", [{"n": 0}, None], ids=["present", "absent"])
+async def test_a_commit_on_a_stale_read_runs_again_on_the_winners_value(
+    two_clients: tuple[RedisDocs, RedisDocs], start: Any
+) -> None:
+    first, second = two_clients
+    if start is not None:
+        await put(first, "counters", "c", start)
+    seen: list[Any] = []
+
+    async def increment(tx: Tx) -> None:
+        doc = await tx.get("counters", "c")
+        tx.put("counters", "c", {"n": (doc or {"n": 0})["n"] + 1})
+
+    async def slow_increment(tx: Tx) -> None:
+        doc = await tx.get("counters", "c")
+        seen.append(doc)
+        if len(seen) == 1:
+            await second.atomic(increment)  # another instance commits between our read and commit
+        tx.put("counters", "c", {"n": (doc or {"n": 0})["n"] + 1})
+
+    await first.atomic(slow_increment)
+
+    assert seen == [start, {"n": 1}]  # the first attempt's commit was refused, not applied
+    assert await first.get("counters", "c") == {"n": 2}  # no lost update
+
+
+async def test_increments_from_two_instances_lose_none(two_clients: tuple[RedisDocs, RedisDocs]) -> None:
+    first, second = two_clients
+    await put(first, "counters", "c", {"n": 0})
+
+    async def increment(tx: Tx) -> None:
+        doc = await tx.get("counters", "c")
+        await asyncio.sleep(0)
+        tx.put("counters", "c", {"n": doc["n"] + 1})
+
+    await asyncio.gather(*(docs.atomic(increment) for docs in (first, second) * 40))
+
+    assert await first.get("counters", "c") == {"n": 80}
+
+
+async def test_a_refusal_on_a_stale_view_runs_again_on_fresh_data(
+    two_clients: tuple[RedisDocs, RedisDocs],
+) -> None:
+    first, second = two_clients
+    await put(first, "stock", "a", {"n": 5})
+    await put(first, "stock", "b", {"n": 5})
+    attempts = 0
+
+    async def move_one(tx: Tx) -> None:  # a to b: the total stays 10
+        a, b = await tx.get("stock", "a"), await tx.get("stock", "b")
+        tx.put("stock", "a", {"n": a["n"] - 1})
+        tx.put("stock", "b", {"n": b["n"] + 1})
+
+    async def total(tx: Tx) -> int:
+        nonlocal attempts
+        attempts += 1
+        a = await tx.get("stock", "a")
+        if attempts == 1:
+            await second.atomic(move_one)  # lands between our two reads
+        b = await tx.get("stock", "b")
+        if a["n"] + b["n"] != 10:
+            raise Conflict("the stock does not add up")  # only from a torn view
+        return int(a["n"] + b["n"])
+
+    assert await first.atomic(total) == 10
+    assert attempts == 2
