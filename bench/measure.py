@@ -130,7 +130,7 @@ def measure(bench: Bench, store: str, root: Path, preload: int) -> StoreRun:
             orders_full.append(bench.orders(full, books))
         run.direct, run.gateway, run.nginx = direct, combine(gateway), combine(proxied)
         run.orders, run.orders_full = combine(orders), combine(orders_full)
-        full.stop()
+        full.close()
         for share in SHARES:
             # The peak again just before: the machine's spare capacity drifts, and an open-loop rate
             # above what it can serve at that moment measures a queue growing, not a latency.
@@ -141,8 +141,8 @@ def measure(bench: Bench, store: str, root: Path, preload: int) -> StoreRun:
     finally:
         if nginx:
             nginx.stop()
-        full.stop()
-        empty.stop()
+        full.close()
+        empty.close()
         if redis:
             redis.stop()
     return run

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import time
@@ -13,8 +12,9 @@ import urllib.request
 from pathlib import Path
 
 from shared import internal
-from shared.launch import DEV_TOKEN, free_port_block, local_system, start, stop, wait_healthy
+from shared.launch import DEV_TOKEN, free_port_block, stop
 from shared.redis_server import RedisServer
+from shared.system import LocalSystem
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 # What the gateway sends inventory for the dev token (an admin), so a direct call does the same work.
@@ -25,60 +25,38 @@ ENV = {
     "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
     "SALES_PAYMENT_FAILURE_RATE": "0",
     "SALES_PAYMENT_TIMEOUT_RATE": "0",
-    "PYTHONUNBUFFERED": "1",
 }
 
 
-class BenchSystem:
-    """Gateway, inventory, sales and delivery on one store, as `make run` starts them."""
+class BenchSystem(LocalSystem):
+    """Gateway, inventory, sales and delivery on one store, as `make run` starts them, with what the
+    benchmark reads off them: CPU used, signed direct calls, and a catalog stocked for orders."""
 
     def __init__(self, root: Path, store: str, redis_url: str | None = None) -> None:
-        self.root = root
+        super().__init__(root, ENV, store, redis_url=redis_url)
         self.store = store
-        self.port = free_port_block(4)
-        self.secret = secrets.token_hex(32)
-        self.specs = local_system(
-            self.port, root / "data", store, redis_url=redis_url, internal_secret=self.secret
-        )
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def inventory_url(self) -> str:
-        return f"http://127.0.0.1:{self.port + 1}"
-
-    def start(self) -> None:
-        for spec in self.specs:
-            log = open(self.root / f"{spec.name}.log", "ab")  # noqa: SIM115 - the process writes it
-            process = start(spec, env=ENV, output=log)
-            log.close()
-            self.processes.append(process)
-            wait_healthy(spec, process)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            stop(process)
-        self.processes = []
+        return self.service_url("inventory")
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each process has used so far, by name (Linux /proc)."""
         tick = os.sysconf("SC_CLK_TCK")
         used = {}
-        for spec, process in zip(self.specs, self.processes, strict=False):
+        for name, process in self.processes.items():
             try:
                 fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            used[spec.name] = (int(fields[11]) + int(fields[12])) / tick
+            used[name] = (int(fields[11]) + int(fields[12])) / tick
         return used
 
     def signed(self, method: str, path: str) -> dict[str, str]:
         """Headers for a call straight to inventory, signed as the gateway signs (valid 60 s)."""
         subject, roles = PRINCIPAL["x-principal-subject"], PRINCIPAL["x-principal-roles"]
-        return {**PRINCIPAL, internal.HEADER: internal.sign(self.secret, method, path, subject, roles)}
+        secret = self.specs["gateway"].env["INTERNAL_SECRET"]
+        return {**PRINCIPAL, internal.HEADER: internal.sign(secret, method, path, subject, roles)}
 
     def stock_up(self, books: int, stock: int) -> list[str]:
         """At least `books` books in the catalog, each with `stock` more units; their ids. Orders are
