@@ -20,8 +20,9 @@ from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
 from gateway.upstreams import Route, Upstreams
 from shared import internal, metrics, tracing
+from shared.asgi import read_body, reply, reply_error
 from shared.context import REQUEST_ID_HEADER, request_id_var
-from shared.errors import AppError, error_body
+from shared.errors import AppError
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER, TRUSTED_PREFIXES, Principal
 
 log = logging.getLogger("gateway.proxy")
@@ -122,7 +123,7 @@ class ProxyMiddleware:
         if route is None or _has_dot_segment(path):
             await _refuse(scope, send, 404, "Not found")
             return
-        body = await _read_body(receive, self.max_body_bytes)
+        body = await read_body(receive, self.max_body_bytes)
         if body is None:
             await _refuse(scope, send, 413, "Request body too large")
             return
@@ -176,11 +177,11 @@ class ProxyMiddleware:
             )
             extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
             scope["state"]["error"] = cause
-            await _reply(send, exc.status, error_body(exc.message), extra)
+            await reply_error(send, exc.status, exc.message, extra)
             return exc.status
         metrics.observe_upstream(route.service, metrics.answered(status), time.perf_counter() - started)
         out = [(k, v) for k, v in raw if k.lower() not in _DROP_RESPONSE]
-        await _reply(send, status, payload, out + limits, content_type=None)
+        await reply(send, status, payload, out + limits, content_type=None)
         return status
 
 
@@ -239,38 +240,4 @@ async def _refuse(
 ) -> None:
     """The gateway's own error answer; the message also goes to the request's access log line."""
     scope["state"]["error"] = message
-    await _reply(send, status, error_body(message), headers)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it passes `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _reply(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    content_type: bytes | None = b"application/json",
-) -> None:
-    raw = list(headers or [])
-    if content_type is not None:
-        raw.append((b"content-type", content_type))
-    if status not in (204, 304):  # RFC 9110 §8.6: these carry no Content-Length
-        raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await reply_error(send, status, message, headers or ())

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import error_body
+from shared.asgi import read_body, reply, reply_error
 from shared.principal import SUBJECT_HEADER
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
@@ -150,9 +150,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not 1 <= len(raw_key) <= MAX_KEY_LENGTH:
-            await _send(send, 400, error_body(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"))
+            await reply_error(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
             return
-        body = await _read(receive)
+        body = await read_body(receive) or b""
         subject = headers.get(SUBJECT_HEADER.encode(), b"")
         key = hashlib.sha256(
             b"\n".join([subject, scope["method"].encode(), scope["path"].encode(), raw_key])
@@ -160,16 +160,17 @@ class IdempotencyMiddleware:
         store: IdempotencyStore = scope["app"].state.idempotency
         claim = await store.claim(key, fingerprint(body), time.time(), self.stale_after)
         if claim.outcome == "replay" and claim.recorded is not None:
-            await _send(send, claim.recorded.status, claim.recorded.body, [*claim.recorded.headers, REPLAYED])
-        elif claim.outcome == "mismatch":
-            await _send(
-                send, 409, error_body("Idempotency-Key was already used with a different request body")
+            recorded = claim.recorded
+            await reply(
+                send, recorded.status, recorded.body, [*recorded.headers, REPLAYED], content_type=None
             )
+        elif claim.outcome == "mismatch":
+            await reply_error(send, 409, "Idempotency-Key was already used with a different request body")
         elif claim.outcome == "running":
-            await _send(
+            await reply_error(
                 send,
                 409,
-                error_body("A request with this Idempotency-Key is still in progress"),
+                "A request with this Idempotency-Key is still in progress",
                 [(b"retry-after", b"1")],
             )
         else:
@@ -203,22 +204,3 @@ class IdempotencyMiddleware:
             await store.release(key)  # nothing was answered: the key may be used again
             raise
         await store.complete(key, Recorded(status, headers, b"".join(chunks)))
-
-
-async def _read(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _send(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    raw = [*(headers or []), (b"content-length", str(len(body)).encode())]
-    if not any(k.lower() == b"content-type" for k, _ in raw):
-        raw.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

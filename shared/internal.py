@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.errors import error_body
+from shared.asgi import reply_error
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER
 
 log = logging.getLogger("shared.internal")
@@ -74,18 +74,6 @@ class InternalAuthMiddleware:
             headers.get(SUBJECT_HEADER, ""),
             headers.get(ROLES_HEADER, ""),
         ):
-            body = error_body("Unauthorized")
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"www-authenticate", b"Bearer"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await reply_error(send, 401, "Unauthorized", [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)

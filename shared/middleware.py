@@ -10,8 +10,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics, tracing
+from shared.asgi import reply_error
 from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
-from shared.errors import error_body
 
 access_log = logging.getLogger("access")
 log = logging.getLogger("shared.middleware")
@@ -73,10 +73,7 @@ class RequestContextMiddleware:
             state["error"] = f"{type(exc).__name__}: {exc}"
             if responded:
                 raise
-            body = error_body("Internal server error")
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
-            await send_with_id({"type": "http.response.body", "body": body})
+            await reply_error(send_with_id, 500, "Internal server error")
         finally:
             elapsed = time.perf_counter() - started
             route = route_of(scope)
