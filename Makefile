@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: $(VENV)/.installed  ## start gateway + services in the foreground (Ctrl-C stops all)
 	$(if $(TOKENS_FILE),TOKENS_FILE=$(abspath $(TOKENS_FILE))) \
-	$(PY) -m shared.launch --port $(PORT) --data-dir $(DATA_DIR) --store $(STORE) \
+	$(PY) -m devtools.launch --port $(PORT) --data-dir $(DATA_DIR) --store $(STORE) \
 		--instances $(INSTANCES) --redis-url $(REDIS_URL)
 
 check: $(VENV)/.installed  ## ruff + mypy (strict)

@@ -1,4 +1,4 @@
-"""The system under test: every process started through `shared.launch` on free ports, a private
+"""The system under test: every process started through `devtools.launch` on free ports, a private
 redis-server for the Redis store, and nginx in front of the gateway from a config in a temp dir."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from devtools.launch import DEV_TOKEN, free_port_block, stop
+from devtools.redis_server import RedisServer
+from devtools.system import LocalSystem
 from shared import internal
-from shared.launch import DEV_TOKEN, free_port_block, stop
-from shared.redis_server import RedisServer
-from shared.system import LocalSystem
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 # What the gateway sends inventory for the dev token (an admin), so a direct call does the same work.

@@ -143,10 +143,3 @@ class Tables:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-
-
-def open_tables(kind: str, directory: Path, *, fsync: bool = False) -> Tables:
-    """The tables behind a service's store: `memory` (tests, throwaway runs) or `json` (durable)."""
-    if kind == "memory":
-        return Tables()
-    return Tables.open(directory, fsync=fsync)

@@ -160,3 +160,20 @@ async def test_with_no_gateway_nginx_answers_in_the_envelope(
     body = response.json()
     assert body["request_id"] == "nobody-home"
     assert body["error"].startswith(("Service unavailable", "Gateway timeout"))
+
+
+def test_the_running_images_cannot_import_a_harness(stack: ComposeStack) -> None:
+    # Every image comes from one build stage; the gateways are stopped by now, the services run.
+    program = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError:\n"
+        "        continue\n"
+        "    print(name)\n"
+    )
+    for service in ("inventory", "sales", "delivery"):
+        result = stack.exec(service, 'python -c "$0" "$@"', program, "devtools", "bench", "tests", "shared")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["shared"], service  # shared: the check can see a package

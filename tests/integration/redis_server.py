@@ -1,4 +1,4 @@
-"""A real redis-server for tests (shared.redis_server), on a free loopback port.
+"""A real redis-server for tests (devtools.redis_server), on a free loopback port.
 
 CI (CI=true) must have redis-server: a missing binary fails there and skips elsewhere, saying why.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import redis_server
+from devtools import redis_server
 
 
 def require_binary(name: str, package: str) -> str:
@@ -25,7 +25,7 @@ def require_binary(name: str, package: str) -> str:
 
 
 class RedisServer(redis_server.RedisServer):
-    """The shared RedisServer, skipping (failing in CI) the test when redis-server is missing."""
+    """devtools' RedisServer, skipping (failing in CI) the test when redis-server is missing."""
 
     def __init__(self, directory: Path, *, durable: bool = False) -> None:
         super().__init__(directory, durable=durable, binary=require_binary("redis-server", "redis-server"))

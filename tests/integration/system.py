@@ -1,5 +1,5 @@
-"""The integration tests' system: `shared.system` (the benchmark starts the same one)."""
+"""The integration tests' system: `devtools.system` (the benchmark starts the same one)."""
 
-from shared.system import AUTH, LocalSystem, free_port_block
+from devtools.system import AUTH, LocalSystem, free_port_block
 
 __all__ = ["AUTH", "LocalSystem", "free_port_block"]

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from shared.launch import free_port_block
+from devtools.launch import free_port_block
 
 
 class RedisServer:

@@ -1,5 +1,5 @@
 """A real local system for integration tests and the benchmark: every service and the gateway as its
-own process on free loopback ports, started and stopped by PID through `shared.launch` (the code
+own process on free loopback ports, started and stopped by PID through `devtools.launch` (the code
 `make run` uses)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
-from shared import internal
-from shared.launch import (
+from devtools.launch import (
     DEV_TOKEN,
     ProcessSpec,
     free_port_block,
@@ -20,6 +19,7 @@ from shared.launch import (
     stop,
     wait_healthy,
 )
+from shared import internal
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 

@@ -2,7 +2,7 @@
 answers `/healthz`, and stops them all by PID on Ctrl-C or SIGTERM. `make run` and the
 integration tests both use it, so the local topology is defined here once.
 
-    python -m shared.launch --port 8000 --data-dir ./data [--store redis --instances 2]
+    python -m devtools.launch --port 8000 --data-dir ./data [--store redis --instances 2]
 """
 
 from __future__ import annotations
