@@ -15,6 +15,7 @@ from gateway.settings import GatewaySettings
 from shared.breaker import Breaker, Bulkhead, CircuitOpen, Protection
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import Upstream
+from tests.unit.fake_instances import instance
 
 AUTH = {"Authorization": "Bearer my_secure_token"}
 
@@ -262,18 +263,6 @@ async def test_a_call_that_finds_the_bound_full_takes_a_slot_freed_while_it_wait
 
 
 # --- in an upstream of several instances ------------------------------------------------------------
-
-
-def instance(
-    name: str, seen: list[str], fault: type[Exception] | None = None, status: int = 200
-) -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(name)
-        if fault is not None:
-            raise fault("injected", request=request)  # type: ignore[call-arg]
-        return httpx.Response(status, json={"instance": name})
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=f"http://{name}")
 
 
 async def test_an_instance_that_keeps_timing_out_stops_getting_its_turns() -> None:
