@@ -1,7 +1,8 @@
 """The OpenAPI description of the whole public API, and Swagger UI to read and try it at /docs.
 
-The gateway imports no service code: it fetches each service's own /openapi.json over HTTP on
-first use, merges them with `merge` (a pure function), and caches the result once it is complete.
+The gateway imports no service code: it fetches each service's own /openapi.json through that
+service's upstream on first use, merges them with `merge` (a pure function), and caches the result
+once it is complete.
 """
 
 from __future__ import annotations
@@ -13,23 +14,20 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata, resources
 from typing import Annotated, Any
 
-import aiohttp
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from gateway.upstreams import Route, Upstreams
-from shared import internal
-from shared.context import REQUEST_ID_HEADER, request_id_var
-from shared.errors import ServiceUnavailable
+from gateway.routes import Route
+from shared.errors import AppError, ServiceUnavailable
 from shared.schemas import ErrorBody
 
 log = logging.getLogger("gateway.openapi")
 
 ASSETS_URL = "/docs/assets"
-FETCH_TIMEOUT = aiohttp.ClientTimeout(total=3, sock_connect=1)
+SPEC_PATH = "/openapi.json"
 DESCRIPTION = """\
 The bookstore's public API. Every request goes to this gateway under `/api` with
 `Authorization: Bearer <token>`; a missing or unknown token is `401`, checked before anything else.
@@ -195,13 +193,9 @@ def _error_response(responses: dict[str, Any], status: str, description: str, he
 class PublicDocs:
     """The merged document, fetched from the services on first use and cached once complete."""
 
-    def __init__(
-        self, routes: Sequence[Route], upstreams: Upstreams, version: str, internal_secret: str | None = None
-    ) -> None:
+    def __init__(self, routes: Sequence[Route], version: str) -> None:
         self._routes = routes
-        self._upstreams = upstreams
         self._version = version
-        self._secret = internal_secret
         self._body: bytes | None = None
         self._lock = asyncio.Lock()
 
@@ -214,30 +208,27 @@ class PublicDocs:
 
     async def _build(self) -> bytes:
         fetched = await asyncio.gather(*(self._fetch(route) for route in self._routes))
-        missing = [route.service for route, doc in zip(self._routes, fetched, strict=True) if doc is None]
+        named = {route.upstream.name: doc for route, doc in zip(self._routes, fetched, strict=True)}
+        missing = [name for name, doc in named.items() if doc is None]
         if missing:  # never cached: the next request tries again
             names = ", ".join(missing)
             raise ServiceUnavailable(f"The API description is incomplete: no answer from {names}")
-        documents = {route.service: doc for route, doc in zip(self._routes, fetched, strict=True) if doc}
-        prefixes = {route.service: route.prefix for route in self._routes}
+        documents = {name: doc for name, doc in named.items() if doc}
+        prefixes = {route.upstream.name: route.prefix for route in self._routes}
         return orjson.dumps(merge(documents, prefixes, self._version))
 
     async def _fetch(self, route: Route) -> dict[str, Any] | None:
-        # identity: the shared session does not decompress, it forwards bytes as they came.
-        headers = {"Accept-Encoding": "identity", REQUEST_ID_HEADER: request_id_var.get() or ""}
-        if self._secret:
-            headers[internal.HEADER] = internal.sign(self._secret, "GET", "/openapi.json")
+        """The service's own description (a signed call, as any between processes), or None."""
+        name = route.upstream.name
         try:
-            async with self._upstreams.session.get(
-                route.instances()[0] + "/openapi.json", headers=headers, timeout=FETCH_TIMEOUT
-            ) as response:
-                response.raise_for_status()
-                document = orjson.loads(await response.read())
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            log.warning("no service description", extra={"upstream": route.service, "error": repr(exc)})
+            response = await route.upstream.call("GET", SPEC_PATH)
+            document = response.json() if response.status_code < 400 else None
+        except (AppError, ValueError) as exc:
+            log.warning("no service description", extra={"upstream": name, "error": repr(exc)})
             return None
         if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
-            log.warning("service description malformed", extra={"upstream": route.service})
+            status = response.status_code
+            log.warning("service description malformed", extra={"upstream": name, "status": status})
             return None
         return document
 
@@ -251,7 +242,7 @@ Docs = Annotated[PublicDocs, Depends(_public_docs)]
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/openapi.json")
+@router.get(SPEC_PATH)
 async def openapi_json(docs: Docs) -> Response:
     return Response(await docs.body(), media_type="application/json")
 
@@ -260,7 +251,7 @@ async def openapi_json(docs: Docs) -> Response:
 async def swagger_ui(request: Request) -> HTMLResponse:
     root = request.scope.get("root_path", "")
     return get_swagger_ui_html(
-        openapi_url=f"{root}/openapi.json",
+        openapi_url=f"{root}{SPEC_PATH}",
         title="Bookstore API",
         swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
         swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",

@@ -1,8 +1,8 @@
-"""The forwarding path: pure ASGI, no routing framework, one pooled aiohttp session for all upstreams.
+"""The forwarding path: pure ASGI, no routing framework, each service's upstream (`shared.http`).
 
 Every `/api` request is authenticated first (401 before anything else), then forwarded unchanged
 to the service that owns its path prefix, with the request id, the trace context and the principal
-in headers. Requests are counted by route template (`Route.template`), calls by upstream and outcome.
+in headers. Requests are counted by route template (`Route.template`); the upstream counts its calls.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
 
 from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import ratelimit
 from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
-from gateway.upstreams import Route, Upstreams
+from gateway.routes import Route
 from shared import internal, metrics, tracing
 from shared.asgi import read_body, reply, reply_error
 from shared.context import REQUEST_ID_HEADER, request_id_var
@@ -73,7 +72,6 @@ class ProxyMiddleware:
         app: ASGIApp,
         *,
         routes: list[Route],
-        upstreams: Upstreams,
         auth: TokenAuthenticator,
         guard: Guard,
         max_body_bytes: int,
@@ -81,7 +79,6 @@ class ProxyMiddleware:
     ) -> None:
         self.app = app
         self.routes = routes
-        self.upstreams = upstreams
         self.auth = auth
         self.guard = guard
         self.max_body_bytes = max_body_bytes
@@ -163,26 +160,25 @@ class ProxyMiddleware:
         limits: list[tuple[bytes, bytes]],
     ) -> int:
         """Forward to the first instance that takes the request; the status answered."""
+        upstream = route.upstream
         target = scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
-        started = time.perf_counter()
         try:
-            status, raw, payload = await self.upstreams.send(route, scope["method"], target, headers, body)
+            answer = await upstream.send(scope["method"], target, headers, body or None)
         except AppError as exc:
-            metrics.observe_upstream(route.service, metrics.failed(exc), time.perf_counter() - started)
             cause = repr(exc.__cause__) if exc.__cause__ else exc.message
             log.warning(
-                "upstream failed", extra={"upstream": route.service, "status": exc.status, "error": cause}
+                "upstream failed", extra={"upstream": upstream.name, "status": exc.status, "error": cause}
             )
             extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
             scope["state"]["error"] = cause
             await reply_error(send, exc.status, exc.message, extra)
             return exc.status
-        metrics.observe_upstream(route.service, metrics.answered(status), time.perf_counter() - started)
-        out = [(k, v) for k, v in raw if k.lower() not in _DROP_RESPONSE]
-        await reply(send, status, payload, out + limits, content_type=None)
-        return status
+        out = [(k, v) for k, v in answer.raw_headers if k.lower() not in _DROP_RESPONSE]
+        out += limits
+        await reply(send, answer.status_code, answer.content, out, content_type=None)
+        return answer.status_code
 
 
 def _outbound_headers(scope: Scope, principal: Principal) -> CIMultiDict[str] | None:
