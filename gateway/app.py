@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from gateway.auth import TokenAuthenticator, authenticator_from
 from gateway.guard import Guard
-from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
+from gateway.openapi import ASSETS_URL, PublicSpec, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
@@ -65,7 +65,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.docs = PublicDocs(routes, api_version())
+    app.state.spec = PublicSpec(routes, api_version())
     app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
     return app
 

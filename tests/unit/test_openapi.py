@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from gateway.app import create_app
-from gateway.openapi import api_version, merge
+from gateway.openapi import api_version
 from gateway.settings import GatewaySettings
+from gateway.spec import merge
 from shared import internal
 from tests.unit.fake_instances import refusing
 
