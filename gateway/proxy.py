@@ -48,7 +48,7 @@ TOO_LARGE = Refusal(413, "Request body too large")
 BAD_HEADERS = Refusal(400, "Request headers must be UTF-8 without control characters")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every request, and a frozen init costs four times as much
 class Admitted:
     """A request that passed every check, ready to forward."""
 
