@@ -5,16 +5,14 @@ both ways."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from multidict import CIMultiDict
 from starlette.types import Scope
 
 from shared import internal, tracing
+from shared.asgi import Headers
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER, TRUSTED_PREFIXES, Principal
-
-RawHeaders = Sequence[tuple[bytes, bytes]]
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself.
 _DROP_REQUEST = {
@@ -84,7 +82,7 @@ def outbound(scope: Scope, principal: Principal, secret: str | None) -> CIMultiD
     return forward
 
 
-def inbound(raw: RawHeaders, extra: RawHeaders) -> list[tuple[bytes, bytes]]:
+def inbound(raw: Headers, extra: Headers) -> list[tuple[bytes, bytes]]:
     """A service's answer headers as they came, less hop-by-hop ones and those the gateway sets,
     plus `extra` (the rate limit's)."""
     kept = [(k, v) for k, v in raw if k.lower() not in _DROP_RESPONSE]

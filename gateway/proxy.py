@@ -17,10 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import headers, ratelimit
 from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
-from gateway.headers import RawHeaders
 from gateway.routes import Route
 from shared import metrics
-from shared.asgi import read_body, reply, reply_error
+from shared.asgi import Headers, read_body, reply, reply_error
 from shared.errors import AppError
 from shared.principal import Principal
 
@@ -39,7 +38,7 @@ class Refusal:
 
     status: int
     message: str
-    headers: RawHeaders = ()
+    headers: Headers = ()
 
 
 UNAUTHORIZED = Refusal(401, "Unauthorized", ((b"www-authenticate", b"Bearer"),))
@@ -56,7 +55,7 @@ class Admitted:
     principal: Principal
     headers: CIMultiDict[str]
     body: bytes
-    limits: RawHeaders  # the rate limit's headers, for the answer
+    limits: Headers  # the rate limit's headers, for the answer
 
 
 class ProxyMiddleware:
