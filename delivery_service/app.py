@@ -19,7 +19,7 @@ from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.app import create_service_app
 from shared.breaker import Protection
-from shared.http import Upstream, make_clients
+from shared.http import Upstream, make_instances
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
 from shared.store.docs import TablesDocs, open_docs
@@ -45,7 +45,7 @@ def create_app(
             protection = Protection.from_settings(settings)
             upstream = Upstream(
                 "sales",
-                sales or make_clients(settings.sales_url, settings),
+                sales or make_instances(settings.sales_url, settings),
                 protection,
                 secret=settings.internal_secret,
             )

@@ -1,33 +1,96 @@
-"""Builds the gateway: the forwarding middleware in front of a small FastAPI app (health, docs)."""
+"""Builds the gateway: the forwarding middleware in front of a small FastAPI app (health, the API's
+description and Swagger UI), and an upstream per service."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.auth import authenticator_from
+from gateway.auth import TokenAuthenticator, authenticator_from
 from gateway.guard import Guard
-from gateway.openapi import ASSETS_URL, PublicDocs, api_version, router, swagger_assets
+from gateway.openapi import ASSETS_URL, PublicSpec, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware
+from gateway.routes import Route
 from gateway.settings import GatewaySettings
-from gateway.upstreams import Route, Upstreams
 from shared.app import create_service_app
-from shared.http import base_urls
+from shared.http import Instances, Upstream
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    inventory: Instances | None = None,
+    sales: Instances | None = None,
+    delivery: Instances | None = None,
+) -> FastAPI:
+    """The gateway; `inventory`, `sales` and `delivery` replace the instances the settings name
+    (tests: an `httpx.AsyncClient` on a fake or an in-process app, an `Instance` or a list)."""
     settings = settings or GatewaySettings()
     routes = [
-        Route("/api/books", "inventory", tuple(base_urls(settings.inventory_url))),
-        Route("/api/orders", "sales", tuple(base_urls(settings.sales_url))),
-        Route("/api/deliveries", "delivery", tuple(base_urls(settings.delivery_url))),
+        Route("/api/books", _upstream("inventory", inventory, settings.inventory_url, settings)),
+        Route("/api/orders", _upstream("sales", sales, settings.sales_url, settings)),
+        Route("/api/deliveries", _upstream("delivery", delivery, settings.delivery_url, settings)),
     ]
-    upstreams = Upstreams.from_settings(settings)
-    auth = authenticator_from(
+    guard = Guard.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
+            resources.push_async_callback(guard.close)
+            for route in routes:
+                resources.push_async_callback(route.upstream.aclose)
+                app.state.readiness[route.upstream.name] = route.upstream.ready
+            yield
+
+    proxy = Middleware(
+        ProxyMiddleware,
+        routes=routes,
+        auth=_authenticator(settings),
+        guard=guard,
+        max_body_bytes=settings.max_body_bytes,
+        internal_secret=settings.internal_secret,
+    )
+    # FastAPI's own docs would describe only the gateway's routes and load Swagger UI from a CDN.
+    app = create_service_app(
+        title="Bookstore API",
+        lifespan=lifespan,
+        routers=[router],
+        middleware=[*_cors(settings), proxy],
+        internal=False,  # the public door: it signs what it forwards, it does not check signatures
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.spec = PublicSpec(routes, api_version())
+    app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
+    return app
+
+
+def _cors(settings: GatewaySettings) -> list[Middleware]:
+    """Browsers from the configured origins may call the API; none by default."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Total-Count", "Link", "Retry-After", "Idempotent-Replayed"],
+        )
+    ]
+
+
+def _upstream(name: str, given: Instances | None, setting: str, settings: GatewaySettings) -> Upstream:
+    return Upstream.from_settings(name, setting if given is None else given, settings)
+
+
+def _authenticator(settings: GatewaySettings) -> TokenAuthenticator:
+    return authenticator_from(
         tokens_file=settings.tokens_file,
         dev_token=settings.dev_token,
         jwt_secret=settings.jwt_secret,
@@ -36,65 +99,3 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         jwt_issuer=settings.jwt_issuer,
         jwt_roles_claim=settings.jwt_roles_claim,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await upstreams.open()
-        for route in routes:
-            app.state.readiness[route.service] = lambda route=route: upstreams.ping(route)
-        try:
-            yield
-        finally:
-            await upstreams.close()
-            await guard.close()
-
-    guard = Guard.from_settings(
-        per_second=settings.rate_limit_per_second,
-        burst=settings.rate_limit_burst,
-        failures_per_second=settings.auth_failures_per_second,
-        failures_burst=settings.auth_failures_burst,
-        redis_url=settings.rate_limit_redis_url,
-        trusted_proxies=settings.trusted_proxies,
-    )
-    proxy = Middleware(
-        ProxyMiddleware,
-        routes=routes,
-        upstreams=upstreams,
-        auth=auth,
-        guard=guard,
-        max_body_bytes=settings.max_body_bytes,
-        internal_secret=settings.internal_secret,
-    )
-    cors = (
-        [
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-                expose_headers=[
-                    "X-Request-ID",
-                    "X-Total-Count",
-                    "Link",
-                    "Retry-After",
-                    "Idempotent-Replayed",
-                ],
-            )
-        ]
-        if settings.cors_origins
-        else []
-    )
-    # FastAPI's own docs would describe only the gateway's routes and load Swagger UI from a CDN.
-    app = create_service_app(
-        title="Bookstore API",
-        lifespan=lifespan,
-        routers=[router],
-        middleware=[*cors, proxy],
-        internal=False,  # the public door: it signs what it forwards, it does not check signatures
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-    app.state.docs = PublicDocs(routes, upstreams, api_version(), settings.internal_secret)
-    app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
-    return app

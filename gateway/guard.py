@@ -10,6 +10,7 @@ import time
 from starlette.types import Scope
 
 from gateway.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.settings import GatewaySettings
 
 _MAX_BLOCKED = 100_000
 
@@ -28,23 +29,19 @@ class Guard:
         self._blocked: dict[str, float] = {}  # address -> monotonic time the block ends
 
     @classmethod
-    def from_settings(
-        cls,
-        *,
-        per_second: float,
-        burst: int,
-        failures_per_second: float,
-        failures_burst: int,
-        redis_url: str | None,
-        trusted_proxies: list[str],
-    ) -> Guard:
+    def from_settings(cls, settings: GatewaySettings) -> Guard:
+        """Shared among gateway instances through Redis when `rate_limit_redis_url` is set."""
+        redis_url = settings.rate_limit_redis_url
+
         def limiter(prefix: str, rate: float, size: int) -> RateLimiter:
             if redis_url:
                 return RedisRateLimiter.from_url(redis_url, f"ratelimit:{prefix}:", rate, size)
             return MemoryRateLimiter(rate, size)
 
-        requests = limiter("principal", per_second, burst) if per_second > 0 else None
-        return cls(requests, limiter("authfail", failures_per_second, failures_burst), trusted_proxies)
+        per_second = settings.rate_limit_per_second
+        requests = limiter("principal", per_second, settings.rate_limit_burst) if per_second > 0 else None
+        failures = limiter("authfail", settings.auth_failures_per_second, settings.auth_failures_burst)
+        return cls(requests, failures, settings.trusted_proxies)
 
     def client_address(self, scope: Scope) -> str:
         """The peer's address, or the client a trusted proxy names in X-Forwarded-For."""

@@ -20,7 +20,7 @@ class GatewaySettings(ServiceSettings):
     sales_url: str = "http://127.0.0.1:8002"
     delivery_url: str = "http://127.0.0.1:8003"
     max_body_bytes: int = 1_048_576
-    # Calls in flight per service: the forwarding connector's limit per host (gateway/proxy.py).
+    # Calls in flight per service, and connections in each instance's pool (shared/http.py).
     max_concurrent_calls: int = Field(256, ge=1)
     # Who may call: a tokens file and/or JWTs. With neither, `dev_token` is an admin (development).
     tokens_file: Path | None = Field(

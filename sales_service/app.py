@@ -19,7 +19,7 @@ from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
 from shared.app import create_service_app
 from shared.breaker import Protection
-from shared.http import Upstream, make_clients
+from shared.http import Upstream, make_instances
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
 from shared.store.docs import TablesDocs, open_docs
@@ -41,7 +41,7 @@ def create_app(
         app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
         upstream = Upstream(
             "inventory",
-            inventory_http or make_clients(settings.inventory_url, settings),
+            inventory_http or make_instances(settings.inventory_url, settings),
             Protection.from_settings(settings),
             secret=settings.internal_secret,
         )

@@ -1,132 +1,50 @@
-"""Outbound HTTP between services: a pooled aiohttp session per upstream instance, spread round robin,
-each behind a circuit breaker, with transport errors mapped to the contract's 503/504.
+"""Outbound HTTP, the one client of the gateway and the services: an upstream's instances taken
+round robin, each behind a circuit breaker, the calls in flight bounded, transport errors mapped to
+the contract's 503/504, and every call counted in the upstream metrics.
 
-aiohttp, not httpx: under load httpx's connection pool cost sales about half its CPU (httpx #3215;
-docs/benchmarks.md). An httpx client still plugs in (`HttpxInstance`), so tests can put a fake
-(`httpx.MockTransport`) or an app in-process (`httpx.ASGITransport`) behind the same `Upstream`.
+Two ways in, one failover loop: `Upstream.call` is a process's own JSON call (signed here), and
+`Upstream.send` passes a request on as given and its answer back as it came (the gateway's proxy:
+the path byte for byte, its own headers, the answer's raw bytes and headers, nothing decompressed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
-import aiohttp
 import httpx
 import orjson
-from yarl import URL
 
 from shared import internal, metrics, tracing
 from shared.breaker import CircuitOpen, Protection, State
 from shared.context import REQUEST_ID_HEADER, request_id_var
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
+from shared.instances import (
+    AiohttpInstance,
+    Headers,
+    HttpxInstance,
+    Instance,
+    Refused,
+    TimedOut,
+    TransportFailure,
+    UpstreamResponse,
+)
 from shared.settings import ServiceSettings
 
+__all__ = [
+    "Instance",
+    "Instances",
+    "Upstream",
+    "UpstreamResponse",
+    "base_urls",
+    "make_instances",
+    "outbound_headers",
+]
 
-class TransportFailure(Exception):
-    """The call got no answer; the cause is the client library's own exception."""
-
-
-class Refused(TransportFailure):
-    """The connection was refused: the request never reached the instance, another may take it."""
-
-
-class TimedOut(TransportFailure):
-    """No answer in time: the instance may have acted on the request."""
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamResponse:
-    """An upstream's answer, read whole: what the clients of `Upstream.call` look at."""
-
-    status_code: int
-    content: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return orjson.loads(self.content)  # orjson.JSONDecodeError is a ValueError
-
-
-class Instance(Protocol):
-    """One instance of an upstream service, reached over one pooled client."""
-
-    base_url: str
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None, time_limit: float | None
-    ) -> UpstreamResponse:
-        """The answer, or a TransportFailure (Refused, TimedOut, or another) when there is none."""
-
-    async def aclose(self) -> None: ...
-
-
-class AiohttpInstance:
-    """The instance every service runs with: one aiohttp session, opened on first use (in the loop)."""
-
-    def __init__(self, base_url: str, connect_timeout: float, request_timeout: float) -> None:
-        self.base_url = base_url
-        self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=connect_timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        # keepalive shorter than the services' 75 s, so a pooled socket is never reused as it closes.
-        connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self.timeout, skip_auto_headers=("User-Agent",)
-        )
-        return self._session
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None, time_limit: float | None
-    ) -> UpstreamResponse:
-        session = self._session or self._open()
-        # encoded=True: the path is sent as given, as it was signed.
-        url = URL(self.base_url + path, encoded=True)
-        # Only when given: aiohttp reads timeout=None as no time limit at all.
-        extra: dict[str, Any] = {} if time_limit is None else {"timeout": aiohttp.ClientTimeout(time_limit)}
-        try:
-            async with session.request(
-                method, url, headers=headers, data=body, allow_redirects=False, **extra
-            ) as response:
-                return UpstreamResponse(response.status, await response.read(), response.headers)
-        except aiohttp.ClientConnectorError as exc:
-            raise Refused() from exc
-        except TimeoutError as exc:
-            raise TimedOut() from exc
-        except aiohttp.ClientError as exc:
-            raise TransportFailure() from exc
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-class HttpxInstance:
-    """An httpx client as an instance: for fakes and in-process apps in tests."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.base_url = str(client.base_url).rstrip("/")
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None, time_limit: float | None
-    ) -> UpstreamResponse:
-        extra: dict[str, Any] = {} if time_limit is None else {"timeout": time_limit}
-        try:
-            response = await self.client.request(method, path, headers=headers, content=body, **extra)
-        except httpx.ConnectError as exc:
-            raise Refused() from exc
-        except httpx.TimeoutException as exc:
-            raise TimedOut() from exc
-        except httpx.TransportError as exc:
-            raise TransportFailure() from exc
-        return UpstreamResponse(response.status_code, response.content, response.headers)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+Instances = Instance | httpx.AsyncClient | Sequence[Instance | httpx.AsyncClient]
 
 
 def base_urls(setting: str) -> list[str]:
@@ -137,10 +55,14 @@ def base_urls(setting: str) -> list[str]:
     return urls
 
 
-def make_clients(setting: str, settings: ServiceSettings) -> list[Instance]:
-    """One pooled client per instance the setting names."""
+def make_instances(setting: str, settings: ServiceSettings) -> list[Instance]:
+    """One pooled instance per base URL the setting names; a pool holds as many connections as
+    calls may be in flight (`max_concurrent_calls`), so the bound, not the pool, refuses a burst."""
     return [
-        AiohttpInstance(url, settings.connect_timeout, settings.request_timeout) for url in base_urls(setting)
+        AiohttpInstance(
+            url, settings.connect_timeout, settings.request_timeout, settings.max_concurrent_calls
+        )
+        for url in base_urls(setting)
     ]
 
 
@@ -178,90 +100,108 @@ class Upstream:
     def __init__(
         self,
         name: str,
-        clients: Instance | httpx.AsyncClient | Sequence[Instance | httpx.AsyncClient],
+        instances: Instances,
         protection: Protection | None = None,
         *,
         secret: str | None = None,
     ) -> None:
         self.name = name
         self.secret = secret
-        listed = list(clients) if isinstance(clients, Sequence) else [clients]
-        self.clients: list[Instance] = [
-            HttpxInstance(c) if isinstance(c, httpx.AsyncClient) else c for c in listed
+        listed = list(instances) if isinstance(instances, Sequence) else [instances]
+        if not listed:
+            raise ValueError(f"no instance of {name} given")
+        self.instances: list[Instance] = [
+            HttpxInstance(i) if isinstance(i, httpx.AsyncClient) else i for i in listed
         ]
-        self._turn = itertools.cycle(range(len(self.clients)))
+        self._turn = itertools.cycle(range(len(self.instances)))
         protection = protection or Protection()
-        self.breakers = [protection.breaker(name, (TransportFailure,)) for _ in self.clients]
+        self.breakers = [protection.breaker(name, (TransportFailure,)) for _ in self.instances]
         self.bulkhead = protection.bulkhead(name)
         self._unwatch = metrics.watch_breakers(lambda: {self.name: self.breaker_states()})
 
     @classmethod
-    def from_settings(cls, name: str, setting: str, settings: ServiceSettings) -> Upstream:
-        """The instances `setting` names, guarded as `settings` says (breaker and concurrency bound)."""
-        return cls(
-            name,
-            make_clients(setting, settings),
-            Protection.from_settings(settings),
-            secret=settings.internal_secret,
-        )
+    def from_settings(cls, name: str, setting: str | Instances, settings: ServiceSettings) -> Upstream:
+        """The instances `setting` names (or, in tests, the instances themselves), guarded as
+        `settings` says (breaker and concurrency bound), signing with its internal secret."""
+        instances = make_instances(setting, settings) if isinstance(setting, str) else setting
+        return cls(name, instances, Protection.from_settings(settings), secret=settings.internal_secret)
 
     def breaker_states(self) -> dict[str, State]:
         """Each instance's breaker state by base URL (for metrics)."""
-        return {c.base_url: b.state for c, b in zip(self.clients, self.breakers, strict=True)}
+        return {i.base_url: b.state for i, b in zip(self.instances, self.breakers, strict=True)}
 
     async def call(self, method: str, path: str, json: Any = None) -> UpstreamResponse:
-        """One call, counted in `upstream_requests_total` by outcome and timed."""
-        started = time.perf_counter()
-        try:
-            async with self.bulkhead.slot():
-                response = await self._call(method, path, json)
-        except AppError as exc:
-            metrics.observe_upstream(self.name, metrics.failed(exc), time.perf_counter() - started)
-            raise
-        outcome = metrics.answered(response.status_code)
-        metrics.observe_upstream(self.name, outcome, time.perf_counter() - started)
-        return response
-
-    async def _call(self, method: str, path: str, json: Any) -> UpstreamResponse:
+        """This process's own call: signed, with the request id and trace, a JSON body if given."""
         headers = outbound_headers(method, path, self.secret)
         body = None
         if json is not None:
             body = orjson.dumps(json)
             headers["content-type"] = "application/json"
-        first = next(self._turn)
-        shut: list[CircuitOpen] = []
-        for i in range(len(self.clients)):
-            k = (first + i) % len(self.clients)
-            try:
-                with self.breakers[k].attempt():
-                    return await self.clients[k].request(method, path, headers, body, None)
-            except CircuitOpen as exc:
-                shut.append(exc)
-            except Refused:
-                continue
-            except TimedOut as exc:
-                raise UpstreamTimeout(f"The {self.name} service did not answer in time") from exc
-            except TransportFailure as exc:
-                raise ServiceUnavailable(f"The {self.name} service is unavailable") from exc
-        if len(shut) == len(self.clients):
-            raise min(shut, key=lambda exc: exc.retry_after)
-        raise ServiceUnavailable(f"The {self.name} service is unavailable")
+        return await self.send(method, path, headers, body, decompress=True)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        headers: Headers,
+        body: bytes | None,
+        *,
+        decompress: bool = False,
+    ) -> UpstreamResponse:
+        """A request as given (headers, path byte for byte), to the first instance that takes it:
+        its answer as it came, or an AppError (503, CircuitOpen, 504). Counted in
+        `upstream_requests_total` by outcome, and timed."""
+        started = time.perf_counter()
+        try:
+            async with self.bulkhead.slot():
+                first = next(self._turn)
+                count = len(self.instances)
+                shut: list[CircuitOpen] = []
+                for i in range(count):
+                    k = (first + i) % count
+                    try:
+                        with self.breakers[k].attempt():
+                            answer = await self.instances[k].request(method, path, headers, body, decompress)
+                        break
+                    except CircuitOpen as exc:
+                        shut.append(exc)
+                    except Refused:
+                        continue
+                    except TimedOut as exc:
+                        raise UpstreamTimeout(f"The {self.name} service did not answer in time") from exc
+                    except TransportFailure as exc:
+                        raise ServiceUnavailable(f"The {self.name} service is unavailable") from exc
+                else:
+                    if len(shut) == count:
+                        raise min(shut, key=lambda e: e.retry_after)
+                    raise ServiceUnavailable(f"The {self.name} service is unavailable")
+        except AppError as exc:
+            metrics.observe_upstream(self.name, metrics.failed(exc), time.perf_counter() - started)
+            raise
+        metrics.observe_upstream(
+            self.name, metrics.answered(answer.status_code), time.perf_counter() - started
+        )
+        return answer
 
     async def ready(self) -> None:
-        """Ready while at least one instance answers."""
+        """Ready while at least one instance answers its health check."""
         errors = []
-        for client in self.clients:
+        for instance in self.instances:
             try:
-                response = await client.request("GET", "/healthz", {}, None, 1.0)
+                async with asyncio.timeout(1.0):
+                    response = await instance.request("GET", "/healthz", {}, None, True)
             except TransportFailure as exc:
-                errors.append(f"{client.base_url}: {type(exc.__cause__ or exc).__name__}")
+                errors.append(f"{instance.base_url}: {type(exc.__cause__ or exc).__name__}")
+                continue
+            except TimeoutError:
+                errors.append(f"{instance.base_url}: TimeoutError")
                 continue
             if response.status_code < 400:
                 return
-            errors.append(f"{client.base_url}: status {response.status_code}")
+            errors.append(f"{instance.base_url}: status {response.status_code}")
         raise RuntimeError("; ".join(errors))
 
     async def aclose(self) -> None:
         self._unwatch()
-        for client in self.clients:
-            await client.aclose()
+        for instance in self.instances:
+            await instance.aclose()

@@ -7,6 +7,7 @@ tests see exactly what crosses the wire in both directions.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -409,6 +410,21 @@ async def test_status_body_and_content_type_come_back_unchanged(
     assert "transfer-encoding" not in response.headers
     if "Retry-After" in answer.headers:
         assert response.headers["retry-after"] == answer.headers["Retry-After"]
+
+
+async def test_a_compressed_answer_comes_back_compressed_byte_for_byte(
+    gateway: httpx.AsyncClient, inventory: FakeService
+) -> None:
+    body = gzip.compress(b'{"title": "' + b"x" * 1000 + b'"}', mtime=0)
+    inventory.reply = lambda _: Answer(200, body, {**JSON, "Content-Encoding": "gzip"})
+
+    async with gateway.stream("GET", "/api/books", headers={"Accept-Encoding": "gzip"}) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+
+    assert inventory.last.headers["accept-encoding"] == "gzip"
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["content-length"] == str(len(body))
+    assert raw == body
 
 
 async def test_a_204_comes_back_with_no_body_and_no_content_type(

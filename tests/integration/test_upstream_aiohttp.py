@@ -4,6 +4,7 @@ calls with the request id, a refused connection skipped for the next instance, a
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator
 
 import pytest
@@ -28,6 +29,13 @@ async def _echo(request: web.Request) -> web.Response:
     )
 
 
+async def _gzipped(request: web.Request) -> web.Response:
+    headers = {"Content-Encoding": "gzip", "X-Path": request.raw_path}
+    return web.Response(
+        body=gzip.compress(b'{"ok": true}', mtime=0), headers=headers, content_type="application/json"
+    )
+
+
 async def _slow(_: web.Request) -> web.Response:
     await asyncio.sleep(1)
     return web.json_response({})
@@ -38,6 +46,7 @@ async def server_url() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_route("*", "/echo/{tail:.*}", _echo)
     app.router.add_get("/slow", _slow)
+    app.router.add_get("/gzipped/{tail:.*}", _gzipped)
     app.router.add_get("/healthz", _echo)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -94,3 +103,19 @@ async def test_an_answer_slower_than_the_request_timeout_is_504(server_url: str)
             await upstream.call("GET", "/slow")
     finally:
         await upstream.aclose()
+
+
+async def test_send_keeps_the_path_byte_for_byte_and_the_answer_compressed_and_call_decodes_it(
+    server_url: str,
+) -> None:
+    upstream = Upstream("inventory", [_instance(server_url)])
+    try:
+        sent = await upstream.send("GET", "/gzipped/a%2Fb/%2e%2e/c?q=caf%C3%A9", {}, None)
+        called = await upstream.call("GET", "/gzipped/x")
+    finally:
+        await upstream.aclose()
+
+    assert sent.content == gzip.compress(b'{"ok": true}', mtime=0)
+    assert (b"Content-Encoding", b"gzip") in sent.raw_headers
+    assert (b"X-Path", b"/gzipped/a%2Fb/%2e%2e/c?q=caf%C3%A9") in sent.raw_headers
+    assert called.json() == {"ok": True}

@@ -4,7 +4,6 @@ upstream with several instances and in the gateway."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from contextlib import AsyncExitStack, ExitStack
 
 import httpx
@@ -15,6 +14,7 @@ from gateway.settings import GatewaySettings
 from shared.breaker import Breaker, Bulkhead, CircuitOpen, Protection
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import Upstream
+from tests.unit.fake_instances import instance, refusing
 
 AUTH = {"Authorization": "Bearer my_secure_token"}
 
@@ -264,18 +264,6 @@ async def test_a_call_that_finds_the_bound_full_takes_a_slot_freed_while_it_wait
 # --- in an upstream of several instances ------------------------------------------------------------
 
 
-def instance(
-    name: str, seen: list[str], fault: type[Exception] | None = None, status: int = 200
-) -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(name)
-        if fault is not None:
-            raise fault("injected", request=request)  # type: ignore[call-arg]
-        return httpx.Response(status, json={"instance": name})
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=f"http://{name}")
-
-
 async def test_an_instance_that_keeps_timing_out_stops_getting_its_turns() -> None:
     seen: list[str] = []
     clock = FakeClock()
@@ -385,13 +373,8 @@ async def test_the_upstream_refuses_the_call_beyond_its_bound() -> None:
 
 
 async def test_the_gateway_fails_fast_once_a_service_keeps_refusing_connections() -> None:
-    with socket.socket() as probe:  # a loopback port nothing listens on: connections are refused
-        probe.bind(("127.0.0.1", 0))
-        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    settings = GatewaySettings(
-        inventory_url=nowhere, sales_url=nowhere, delivery_url=nowhere, breaker_failures=5
-    )
-    app = create_app(settings)
+    services = {name: refusing(name) for name in ("inventory", "sales", "delivery")}
+    app = create_app(GatewaySettings(breaker_failures=5), **services)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=AUTH) as client:

@@ -1,10 +1,10 @@
-"""The gateway in-process, with every service unreachable: authentication, routing, limits and the
-errors the gateway builds itself (the forwarding itself is in tests/integration/test_gateway_proxy.py)."""
+"""The gateway in-process, with every service refusing connections: authentication, routing, limits
+and the errors the gateway builds itself (the forwarding itself is in
+tests/integration/test_gateway_proxy.py)."""
 
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.auth import TokenAuthenticator
 from gateway.settings import GatewaySettings
 from shared.principal import Principal
+from tests.unit.fake_instances import instance, refusing
 
 TOKEN = "my_secure_token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -24,23 +25,11 @@ SERVICES = {"inventory", "sales", "delivery"}
 FRESH_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
-def closed_loopback_url() -> str:
-    """A loopback port that was free a moment ago: nothing listens there, so connections are refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-def unreachable(**overrides: Any) -> GatewaySettings:
-    nowhere = closed_loopback_url()
-    urls = {"inventory_url": nowhere, "sales_url": nowhere, "delivery_url": nowhere}
-    return GatewaySettings(**{**urls, **overrides})
-
-
 @asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+async def running_gateway(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in-process, in front of services that refuse every connection (no socket)."""
+    services = {name: refusing(name) for name in SERVICES}
+    app = create_app(GatewaySettings(**settings), **services)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
@@ -49,7 +38,7 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[httpx.Asyn
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with running_gateway(unreachable()) as c:
+    async with running_gateway() as c:
         yield c
 
 
@@ -143,7 +132,7 @@ async def test_every_api_request_without_a_valid_token_is_401_before_anything_el
 
 
 async def test_a_body_over_the_limit_without_a_token_is_401_not_413() -> None:
-    async with running_gateway(unreachable(max_body_bytes=1000)) as client:
+    async with running_gateway(max_body_bytes=1000) as client:
         response = await client.post("/api/books", content=b"x" * 5000)
 
     assert_envelope(response, 401)
@@ -151,7 +140,7 @@ async def test_a_body_over_the_limit_without_a_token_is_401_not_413() -> None:
 
 
 async def test_the_development_token_is_refused_when_none_is_configured() -> None:
-    async with running_gateway(unreachable(dev_token=None)) as client:
+    async with running_gateway(dev_token=None) as client:
         response = await client.get("/api/books", headers=AUTH)
 
     assert_envelope(response, 401)
@@ -159,7 +148,7 @@ async def test_the_development_token_is_refused_when_none_is_configured() -> Non
 
 
 async def test_a_configured_dev_token_replaces_the_default_one() -> None:
-    async with running_gateway(unreachable(dev_token="another_token")) as client:
+    async with running_gateway(dev_token="another_token") as client:
         refused = await client.get("/api/books", headers=AUTH)
         accepted = await client.get("/api/books", headers={"Authorization": "Bearer another_token"})
 
@@ -210,7 +199,7 @@ async def test_a_dot_segment_is_404_and_never_forwarded(client: httpx.AsyncClien
 
 
 async def test_a_body_over_the_limit_is_413() -> None:
-    async with running_gateway(unreachable(max_body_bytes=1000)) as client:
+    async with running_gateway(max_body_bytes=1000) as client:
         response = await client.post("/api/books", headers=AUTH, content=b"x" * 1001)
 
     body = assert_envelope(response, 413)
@@ -218,7 +207,7 @@ async def test_a_body_over_the_limit_is_413() -> None:
 
 
 async def test_a_body_of_exactly_the_limit_is_let_through() -> None:
-    async with running_gateway(unreachable(max_body_bytes=1000)) as client:
+    async with running_gateway(max_body_bytes=1000) as client:
         response = await client.post("/api/books", headers=AUTH, content=b"x" * 1000)
 
     assert_envelope(response, 503)  # forwarded, to an inventory that is not there
@@ -229,7 +218,7 @@ async def test_a_streamed_body_over_the_limit_is_413() -> None:
         for _ in range(20):
             yield b"x" * 100
 
-    async with running_gateway(unreachable(max_body_bytes=1000)) as client:
+    async with running_gateway(max_body_bytes=1000) as client:
         response = await client.post("/api/orders", headers=AUTH, content=chunks())
 
     assert_envelope(response, 413)
@@ -254,6 +243,48 @@ async def test_a_service_refusing_connections_is_503_naming_it(
     body = assert_envelope(response, 503)
     assert body["error"] == f"The {service} service is unavailable"
     assert int(response.headers["retry-after"]) >= 1
+
+
+# --- forwarding, to services in-process -----------------------------------------------------------
+
+
+async def test_a_request_reaches_the_service_that_owns_its_prefix_and_its_answer_comes_back() -> None:
+    seen: list[httpx.Request] = []
+
+    def inventory(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, content=b'{"id": "1"}', headers={"X-Note": "kept"})
+
+    services = {name: refusing(name) for name in SERVICES}
+    services["inventory"] = httpx.AsyncClient(transport=httpx.MockTransport(inventory), base_url="http://i")
+    app = create_app(GatewaySettings(), **services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=AUTH) as c:
+            response = await c.post("/api/books/a%2Fb?q=caf%C3%A9", content=b'{"title": "x"}')
+
+    assert (response.status_code, response.content, response.headers["x-note"]) == (
+        201,
+        b'{"id": "1"}',
+        "kept",
+    )
+    [request] = seen
+    assert request.url.raw_path == b"/api/books/a%2Fb?q=caf%C3%A9"
+    assert request.content == b'{"title": "x"}'
+    assert request.headers["x-principal-subject"] == "dev"
+    assert "authorization" not in request.headers
+
+
+async def test_an_instance_that_refuses_is_skipped_for_the_next() -> None:
+    inventory = [refusing("down"), instance("up")]
+    services = {"sales": refusing("sales"), "delivery": refusing("delivery")}
+    app = create_app(GatewaySettings(), inventory=inventory, **services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=AUTH) as c:
+            answers = [(await c.post("/api/books", json={})).json() for _ in range(4)]
+
+    assert answers == [{"instance": "up"}] * 4
 
 
 # --- health, non-API paths ----------------------------------------------------------------------

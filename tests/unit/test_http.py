@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+
 import httpx
 import pytest
 
+from shared import internal
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import Upstream, base_urls
-
-
-def instance(name: str, seen: list[str], fault: type[Exception] | None = None) -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(name)
-        if fault is not None:
-            raise fault("injected", request=request)  # type: ignore[call-arg]
-        return httpx.Response(200, json={"instance": name})
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=f"http://{name}")
+from shared.settings import ServiceSettings
+from tests.unit.fake_instances import instance
 
 
 async def test_calls_take_turns_over_the_instances() -> None:
@@ -68,3 +63,58 @@ def test_a_setting_may_name_several_instances() -> None:
     assert base_urls("http://a:1/, http://b:2") == ["http://a:1", "http://b:2"]
     with pytest.raises(ValueError, match="no base URL"):
         base_urls(" , ")
+
+
+def gzip_service(seen: list[httpx.Request]) -> httpx.AsyncClient:
+    """Answers every request with a gzipped JSON body and a header of its own."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        headers = [(b"Content-Encoding", b"gzip"), (b"X-Note", "café".encode())]
+        return httpx.Response(200, content=gzip.compress(b'{"ok": true}', mtime=0), headers=headers)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://inventory")
+
+
+async def test_send_passes_the_request_on_as_given_and_the_answer_back_as_it_came() -> None:
+    seen: list[httpx.Request] = []
+    upstream = Upstream("inventory", gzip_service(seen), secret="s" * 32)
+
+    answer = await upstream.send("PATCH", "/api/books/a%2Fb?q=caf%C3%A9", {"X-Mine": "1"}, b"{}")
+
+    [request] = seen
+    assert request.method == "PATCH"
+    assert request.url.raw_path == b"/api/books/a%2Fb?q=caf%C3%A9"
+    assert request.headers["x-mine"] == "1"
+    assert internal.HEADER not in request.headers  # the sender signs what it sends itself
+    assert answer.content == gzip.compress(b'{"ok": true}', mtime=0)  # not decompressed
+    assert (b"X-Note", "café".encode()) in answer.raw_headers
+
+
+async def test_call_signs_and_decompresses() -> None:
+    seen: list[httpx.Request] = []
+    upstream = Upstream("inventory", gzip_service(seen), secret="s" * 32)
+
+    answer = await upstream.call("POST", "/internal/holds", json={"a": 1})
+
+    [request] = seen
+    assert internal.verify("s" * 32, request.headers[internal.HEADER], "POST", "/internal/holds", "", "")
+    assert request.content == b'{"a":1}'
+    assert answer.json() == {"ok": True}
+
+
+async def test_from_settings_takes_the_instances_a_setting_names_or_the_instances_themselves() -> None:
+    settings = ServiceSettings(max_concurrent_calls=7, INTERNAL_SECRET="s" * 32)
+    named = Upstream.from_settings("sales", "http://a:1, http://b:2/", settings)
+    given = Upstream.from_settings("sales", [instance("a"), instance("b")], settings)
+
+    assert [i.base_url for i in named.instances] == ["http://a:1", "http://b:2"]
+    assert [i.base_url for i in given.instances] == ["http://a", "http://b"]
+    assert named.secret == given.secret == "s" * 32
+    await named.aclose()
+    await given.aclose()
+
+
+def test_an_upstream_needs_an_instance() -> None:
+    with pytest.raises(ValueError, match="no instance of sales"):
+        Upstream("sales", [])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import httpx
 
 from gateway.app import create_app
-from gateway.openapi import merge
+from gateway.openapi import api_version
 from gateway.settings import GatewaySettings
+from gateway.spec import merge
+from shared import internal
+from tests.unit.fake_instances import refusing
 
 PREFIXES = {"inventory": "/api/books", "sales": "/api/orders"}
 ERROR_BODY = {
@@ -244,10 +246,8 @@ def test_the_inputs_are_not_modified() -> None:
 
 
 async def test_with_the_services_unreachable_the_description_is_503_naming_them_and_docs_still_load() -> None:
-    with socket.socket() as probe:  # a loopback port that was free a moment ago: connections are refused
-        probe.bind(("127.0.0.1", 0))
-        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    app = create_app(GatewaySettings(inventory_url=nowhere, sales_url=nowhere, delivery_url=nowhere))
+    services = {name: refusing(name) for name in ("inventory", "sales", "delivery")}
+    app = create_app(GatewaySettings(), **services)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous:
@@ -265,3 +265,30 @@ async def test_with_the_services_unreachable_the_description_is_503_naming_them_
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert fastapi_default.status_code == 404
+
+
+async def test_each_service_is_asked_once_with_a_signed_call_and_the_merge_is_served() -> None:
+    secret = "s" * 32
+    asked: list[tuple[str, str, bool]] = []
+    documents = {"inventory": inventory_doc(), "sales": sales_doc(), "delivery": {"paths": {}}}
+
+    def serving(name: str) -> httpx.AsyncClient:
+        def handler(request: httpx.Request) -> httpx.Response:
+            signature = request.headers.get(internal.HEADER, "")
+            signed = internal.verify(secret, signature, "GET", request.url.raw_path.decode(), "", "")
+            asked.append((name, request.url.raw_path.decode(), signed))
+            return httpx.Response(200, json=documents[name])
+
+        return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=f"http://{name}")
+
+    app = create_app(GatewaySettings(INTERNAL_SECRET=secret), **{name: serving(name) for name in documents})
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous:
+            first = await anonymous.get("/openapi.json")
+            again = await anonymous.get("/openapi.json")
+
+    prefixes = {**PREFIXES, "delivery": "/api/deliveries"}
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() == json.loads(json.dumps(merge(documents, prefixes, api_version())))
+    assert sorted(asked) == [(name, "/openapi.json", True) for name in ("delivery", "inventory", "sales")]
