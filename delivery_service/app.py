@@ -22,7 +22,7 @@ from shared.breaker import Protection
 from shared.http import Upstream, make_clients
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
-from shared.store.docs import TablesDocs, open_docs
+from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic
 
 
@@ -38,8 +38,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
             # An injected store keeps its own data; its idempotency keys get fresh tables.
-            docs = open_docs(settings, "delivery") if store is None else TablesDocs(Tables())
+            docs = make_docs(settings, "delivery") if store is None else TablesDocs(Tables())
             app.state.store = the_store = store or DocDeliveryStore(docs)
+            await the_store.open()
             resources.push_async_callback(the_store.close)
             app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
             protection = Protection.from_settings(settings)

@@ -61,6 +61,9 @@ class DeliveryStore(Protocol):
     async def claimed(self) -> list[Delivery]:
         """Deliveries held by a claim, for the job that finishes interrupted moves."""
 
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -158,6 +161,9 @@ class DocDeliveryStore:
     async def claimed(self) -> list[Delivery]:
         found = [await self.get_delivery(delivery_id) for delivery_id in await self.docs.keys(MOVING)]
         return [delivery for delivery in found if delivery is not None and delivery.claim is not None]
+
+    async def open(self) -> None:
+        await self.docs.open()
 
     async def ping(self) -> None:
         await self.docs.ping()

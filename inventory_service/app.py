@@ -13,8 +13,9 @@ from inventory_service.domain import DEFAULT_CATALOG
 from inventory_service.routes import books, internal
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore, InventoryStore
+from inventory_service.upgrade import upgrade
 from shared.app import create_service_app
-from shared.store.docs import open_docs
+from shared.store.docs import make_docs
 from shared.tasks import periodic
 
 log = logging.getLogger("inventory_service")
@@ -25,7 +26,9 @@ def create_app(settings: InventorySettings | None = None, store: InventoryStore 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = the_store = store or DocInventoryStore(open_docs(settings, "inventory"))
+        app.state.store = the_store = store or DocInventoryStore(
+            make_docs(settings, "inventory", upgrade=upgrade)
+        )
         app.state.readiness["store"] = the_store.ping
 
         async def sweep() -> None:
@@ -34,6 +37,7 @@ def create_app(settings: InventorySettings | None = None, store: InventoryStore 
                 log.info("expired holds released", extra={"orders": expired})
 
         try:
+            await the_store.open()
             await the_store.seed(DEFAULT_CATALOG)  # once, even when several instances start together
             async with periodic("expire-holds", settings.expiry_sweep_seconds, sweep):
                 yield

@@ -30,13 +30,12 @@ from inventory_service.domain import (
     shortages,
 )
 from shared.paging import DEFAULT_LIMIT, Page
-from shared.store import Change, Tables
+from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
-BOOKS, RESERVATIONS, HOLDS, ISBNS, META, SEQ = "books", "reservations", "holds", "isbns", "meta", "seq"
+BOOKS, RESERVATIONS, HOLDS, ISBNS, META = "books", "reservations", "holds", "isbns", "meta"
 POSITION = "book_position"  # counter of catalog positions
 GENERATED = "generated_book"  # counter of generated ids: the n-th is FIRST_GENERATED_ID - 1 + n
-OLD_GENERATED = "book_id"  # what an older JSON store kept instead: the last generated id itself
 
 
 class InventoryStore(Protocol):
@@ -87,6 +86,9 @@ class InventoryStore(Protocol):
     async def expire_holds(self, now: datetime) -> list[str]:
         """Release every hold whose time is up; the ids of the released orders."""
 
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -100,8 +102,6 @@ class DocInventoryStore:
 
     def __init__(self, docs: Docs | Tables) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
-        if isinstance(self.docs, TablesDocs):
-            _upgrade(self.docs.tables)  # before ordering: the order needs every book's position
         self.docs.order(BOOKS, _position, indexes={"author": lambda doc: str(doc["author"]).casefold()})
 
     async def seed(self, books: Iterable[Book]) -> None:
@@ -280,6 +280,9 @@ class DocInventoryStore:
         metrics.UNITS_ON_HOLD.set(sum(still_open.values()))
         return expired
 
+    async def open(self) -> None:
+        await self.docs.open()
+
     async def ping(self) -> None:
         await self.docs.ping()
 
@@ -345,33 +348,6 @@ def _finish(tx: Tx, reservation: Reservation, status: HoldStatus) -> Reservation
     tx.put(RESERVATIONS, done.order_id, done.to_doc())
     tx.delete(HOLDS, done.order_id)
     return done
-
-
-def _upgrade(tables: Tables) -> None:
-    """Bring what an older version left in a JSON store up to date, in one write: books without a
-    position get one (in their stored order) and an ISBN entry, and the generated-id counter its
-    new form. (Redis never held the older layout.)"""
-    books = tables.table(BOOKS)
-    stored = int(tables.get(SEQ, POSITION) or 0)
-    last = max([stored] + [doc["pos"] for doc in books.values() if "pos" in doc])
-    changes: list[Change] = []
-    indexed: set[str] = set()
-    for book_id, doc in books.items():
-        if "pos" not in doc:
-            last += 1
-            changes.append((BOOKS, book_id, {**doc, "pos": last}))
-        key = isbn_key(doc["isbn"])
-        if tables.get(ISBNS, key) is None and key not in indexed:
-            indexed.add(key)
-            changes.append((ISBNS, key, book_id))
-    if last != stored:
-        changes.append((SEQ, POSITION, last))
-    old_generated = tables.get(SEQ, OLD_GENERATED)
-    if old_generated is not None:
-        changes.append((SEQ, GENERATED, max(int(old_generated) - FIRST_GENERATED_ID + 1, 0)))
-        changes.append((SEQ, OLD_GENERATED, None))
-    if changes:
-        tables.write(changes)
 
 
 def _position(doc: dict[str, Any]) -> int:

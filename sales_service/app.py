@@ -22,7 +22,7 @@ from shared.breaker import Protection
 from shared.http import Upstream, make_clients
 from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
-from shared.store.docs import TablesDocs, open_docs
+from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic
 
 
@@ -36,8 +36,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        docs = open_docs(settings, "sales") if store is None else TablesDocs(Tables())
+        docs = make_docs(settings, "sales") if store is None else TablesDocs(Tables())
         the_store = store or DocSalesStore(docs)
+        await the_store.open()
         app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
         upstream = Upstream(
             "inventory",

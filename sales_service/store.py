@@ -39,6 +39,9 @@ class SalesStore(Protocol):
     async def pending_orders(self) -> list[Order]:
         """Orders whose saga has not finished (for recovery after a crash)."""
 
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -105,6 +108,9 @@ class DocSalesStore:
     async def pending_orders(self) -> list[Order]:
         orders = [await self.get_order(order_id) for order_id in await self.docs.keys(PENDING)]
         return [order for order in orders if order is not None]
+
+    async def open(self) -> None:
+        await self.docs.open()
 
     async def ping(self) -> None:
         await self.docs.ping()

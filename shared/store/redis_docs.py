@@ -182,6 +182,9 @@ class RedisDocs:
     def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         self._orderings[table] = _Ordering(sort_key, dict(indexes or {}))
 
+    async def open(self) -> None:
+        """Nothing to load: the documents stay in Redis, and connections open as calls need them."""
+
     def queue_write(self, pipe: Pipeline, table: str, key: str, old: Any, new: Any) -> None:
         """`write_ops` on a pipeline (the bulk preload of the benchmark)."""
         for op in self.write_ops(table, key, old, new):

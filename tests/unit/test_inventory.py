@@ -17,7 +17,8 @@ from inventory_service.domain import (
 )
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore
-from shared.store import Tables
+from inventory_service.upgrade import upgrade
+from shared.store.docs import make_docs
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -39,7 +40,9 @@ CONTRACT_JSON = {
 
 async def open_json_store(directory: Path) -> DocInventoryStore:
     """What the app's lifespan does on start: open the directory and seed (a no-op after the first)."""
-    store = DocInventoryStore(Tables.open(directory))
+    docs = make_docs(InventorySettings(store="json", data_dir=directory), "inventory", upgrade=upgrade)
+    store = DocInventoryStore(docs)
+    await store.open()
     await store.seed(DEFAULT_CATALOG)
     return store
 
