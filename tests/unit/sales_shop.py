@@ -230,7 +230,7 @@ async def running_shop(payments: PaymentProvider, **settings: Any) -> AsyncItera
     """The sales app in-process with a fake inventory, the given provider and settings."""
     inventory, store = FakeInventory(), DocSalesStore(Tables())
     app_settings = SalesSettings(store="memory", recovery_interval_seconds=3600, **settings)
-    app = create_app(app_settings, store, inventory_http=to_inventory(inventory), payments=payments)
+    app = create_app(app_settings, store=store, inventory=to_inventory(inventory), payments=payments)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

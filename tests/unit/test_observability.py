@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from types import SimpleNamespace
 
 import httpx
 from fastapi import APIRouter, FastAPI
@@ -41,8 +40,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 def app_client(secret: str | None = None) -> httpx.AsyncClient:
-    app = create_service_app(title="t", lifespan=lifespan, routers=[router])
-    app.state.settings = SimpleNamespace(internal_secret=secret)
+    app = create_service_app(title="t", lifespan=lifespan, routers=[router], internal_secret=secret)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 

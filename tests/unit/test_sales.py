@@ -402,7 +402,7 @@ async def test_readiness_follows_inventory(shop: Shop) -> None:
         raise httpx.ConnectError("down", request=request)
 
     settings = SalesSettings(store="memory", recovery_interval_seconds=3600)
-    cut_off = create_app(settings, inventory_http=httpx.AsyncClient(transport=httpx.MockTransport(down)))
+    cut_off = create_app(settings, inventory=httpx.AsyncClient(transport=httpx.MockTransport(down)))
     async with (
         cut_off.router.lifespan_context(cut_off),
         httpx.AsyncClient(
