@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 from delivery_service import domain
-from delivery_service.clients import SalesClient
+from delivery_service.clients import Sales
 from delivery_service.domain import (
     Delivery,
     DeliveryDraft,
@@ -25,7 +25,7 @@ from shared.principal import Principal
 
 async def schedule_delivery(
     store: DeliveryStore,
-    sales: SalesClient,
+    sales: Sales,
     *,
     order_id: str,
     address: str,
@@ -74,7 +74,7 @@ async def list_deliveries(
 
 
 async def move_delivery(
-    store: DeliveryStore, sales: SalesClient, delivery_id: str, to: DeliveryStatus, *, claim_seconds: int
+    store: DeliveryStore, sales: Sales, delivery_id: str, to: DeliveryStatus, *, claim_seconds: int
 ) -> Delivery:
     """Move a delivery to its next status. Shipped and Delivered move the order in sales first:
     sales' answer is the truth, so the delivery changes only once sales has said yes."""
@@ -99,7 +99,7 @@ async def move_delivery(
 
 
 async def finish_moves(
-    store: DeliveryStore, sales: SalesClient, *, claim_seconds: int, grace: timedelta
+    store: DeliveryStore, sales: Sales, *, claim_seconds: int, grace: timedelta
 ) -> list[Delivery]:
     """Retry the sales half of moves whose call to sales failed, until sales takes or refuses them.
 

@@ -1,4 +1,5 @@
-"""Sales' view of the inventory service: hold, commit and release stock over HTTP, keyed by order id."""
+"""Sales' view of the inventory service (`Inventory`) and its HTTP implementation: hold, commit,
+release and return stock, keyed by order id."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class HoldLost(Conflict):
 
 
 class Inventory(Protocol):
+    """The inventory service as sales needs it: stock held for an order, then settled one way."""
+
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
         """Hold every line or none (OutOfStock); the unit price of each held book."""
 
@@ -31,7 +34,7 @@ class Inventory(Protocol):
 
 
 class InventoryClient:
-    """The inventory service's internal reservation API."""
+    """`Inventory` over the inventory service's internal API."""
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
