@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from inventory_service.domain import Reservation
+from inventory_service.domain import Hold
 
 EVENTS = ("held", "committed", "released", "expired", "returned")
 
@@ -28,5 +28,5 @@ UNITS_ON_HOLD = Gauge("inventory_units_on_hold", "Units in those holds, as of th
 _children = {event: UNITS.labels(event) for event in EVENTS}  # every series exists from the start
 
 
-def units(event: str, reservation: Reservation) -> None:
-    _children[event].inc(sum(line.quantity for line in reservation.lines))
+def units(event: str, hold: Hold) -> None:
+    _children[event].inc(sum(line.quantity for line in hold.lines))

@@ -1,4 +1,4 @@
-"""Inventory's HTTP routes: the public catalog under /api/books, holds under /internal/reservations."""
+"""Inventory's HTTP routes: the public catalog under /api/books, holds under /internal/holds."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request, Response
 
 from inventory_service import services
 from inventory_service.deps import Filters, SettingsDep, StoreDep
-from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, ReservationOut, StockIn
+from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, HoldOut, StockIn
 from shared.schemas import error_responses
 from shared.web import Admin, Caller, Paging, Staff, page_headers
 
 books = APIRouter(prefix="/api/books", tags=["books"])
-internal = APIRouter(prefix="/internal/reservations", tags=["internal"], include_in_schema=False)
+internal = APIRouter(prefix="/internal/holds", tags=["internal"], include_in_schema=False)
 
 NOT_STAFF = "The caller is not staff"
 
@@ -88,30 +88,28 @@ async def remove_book(book_id: str, _: Admin, store: StoreDep) -> None:
 
 
 @internal.post("", status_code=201)
-async def hold(body: HoldIn, store: StoreDep, settings: SettingsDep, response: Response) -> ReservationOut:
-    reservation, created = await services.reserve_stock(
-        store, body.order_id, body.wanted(), settings.hold_ttl_seconds
-    )
+async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep, response: Response) -> HoldOut:
+    hold, created = await services.hold_stock(store, body.order_id, body.wanted(), settings.hold_ttl_seconds)
     if not created:
         response.status_code = 200
-    return ReservationOut.of(reservation)
+    return HoldOut.of(hold)
 
 
 @internal.get("/{order_id}")
-async def get_reservation(order_id: str, store: StoreDep) -> ReservationOut:
-    return ReservationOut.of(await services.get_reservation(store, order_id))
+async def get_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.get_hold(store, order_id))
 
 
 @internal.post("/{order_id}/commit")
-async def commit(order_id: str, store: StoreDep) -> ReservationOut:
-    return ReservationOut.of(await services.commit_reservation(store, order_id))
+async def commit_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.commit_hold(store, order_id))
 
 
 @internal.post("/{order_id}/release")
-async def release(order_id: str, store: StoreDep) -> ReservationOut:
-    return ReservationOut.of(await services.release_reservation(store, order_id))
+async def release_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.release_hold(store, order_id))
 
 
 @internal.post("/{order_id}/return")
-async def return_units(order_id: str, store: StoreDep) -> ReservationOut:
-    return ReservationOut.of(await services.return_reservation(store, order_id))
+async def return_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.return_hold(store, order_id))

@@ -9,10 +9,10 @@ from inventory_service.domain import (
     BookChanges,
     BookNotFound,
     BookQuery,
+    Hold,
+    HoldNotFound,
     NewBook,
     NothingToChange,
-    Reservation,
-    ReservationNotFound,
 )
 from inventory_service.store import InventoryStore
 from shared.paging import Page
@@ -47,31 +47,31 @@ async def remove_book(store: InventoryStore, book_id: str) -> None:
     await store.delete_book(book_id)
 
 
-async def reserve_stock(
+async def hold_stock(
     store: InventoryStore, order_id: str, wanted: dict[str, int], ttl_seconds: float
-) -> tuple[Reservation, bool]:
+) -> tuple[Hold, bool]:
     """Hold `wanted` for `order_id`; also says whether this call made the hold (False on a retry)."""
     return await store.hold(order_id, wanted, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
 
 
-async def commit_reservation(store: InventoryStore, order_id: str) -> Reservation:
+async def commit_hold(store: InventoryStore, order_id: str) -> Hold:
     return await store.commit(order_id)
 
 
-async def release_reservation(store: InventoryStore, order_id: str) -> Reservation:
+async def release_hold(store: InventoryStore, order_id: str) -> Hold:
     return await store.release(order_id)
 
 
-async def return_reservation(store: InventoryStore, order_id: str) -> Reservation:
+async def return_hold(store: InventoryStore, order_id: str) -> Hold:
     """Put a cancelled order's sold units back in stock."""
     return await store.return_units(order_id)
 
 
-async def get_reservation(store: InventoryStore, order_id: str) -> Reservation:
-    reservation = await store.get_reservation(order_id)
-    if reservation is None:
-        raise ReservationNotFound()
-    return reservation
+async def get_hold(store: InventoryStore, order_id: str) -> Hold:
+    hold = await store.get_hold(order_id)
+    if hold is None:
+        raise HoldNotFound()
+    return hold
 
 
 async def expire_holds(store: InventoryStore) -> list[str]:

@@ -18,14 +18,14 @@ from inventory_service.domain import (
     BookNotFound,
     BookQuery,
     HeldLine,
+    Hold,
+    HoldConflict,
+    HoldNotFound,
     HoldStatus,
     InsufficientStock,
     IsbnTaken,
     NewBook,
     NotEnoughStock,
-    Reservation,
-    ReservationConflict,
-    ReservationNotFound,
     isbn_key,
     shortages,
 )
@@ -33,7 +33,10 @@ from shared.paging import DEFAULT_LIMIT, Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
-BOOKS, RESERVATIONS, HOLDS, ISBNS, META = "books", "reservations", "holds", "isbns", "meta"
+BOOKS, ISBNS, META = "books", "isbns", "meta"
+# Every hold by order id, and the ids of those in progress (held) for removal checks and expiry.
+# The first kept its name from before the word was "hold": stored data must still load.
+HOLDS, OPEN_HOLDS = "reservations", "holds"
 POSITION = "book_position"  # counter of catalog positions
 GENERATED = "generated_book"  # counter of generated ids: the n-th is FIRST_GENERATED_ID - 1 + n
 
@@ -64,22 +67,20 @@ class InventoryStore(Protocol):
     async def delete_book(self, book_id: str) -> None:
         """Remove a book; BookNotFound, or BookHeld while a hold in progress includes it."""
 
-    async def hold(
-        self, order_id: str, wanted: dict[str, int], expires_at: datetime
-    ) -> tuple[Reservation, bool]:
+    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
         """Take `wanted` units out of stock for `order_id`, all lines or none (InsufficientStock).
 
         Also says whether this call made the hold (False when it existed: a retry)."""
 
-    async def get_reservation(self, order_id: str) -> Reservation | None: ...
+    async def get_hold(self, order_id: str) -> Hold | None: ...
 
-    async def commit(self, order_id: str) -> Reservation:
+    async def commit(self, order_id: str) -> Hold:
         """Make a hold final; committing again returns it, a released one is a conflict."""
 
-    async def release(self, order_id: str) -> Reservation:
+    async def release(self, order_id: str) -> Hold:
         """Return a hold's units to stock; releasing again returns it, a committed one is a conflict."""
 
-    async def return_units(self, order_id: str) -> Reservation:
+    async def return_units(self, order_id: str) -> Hold:
         """Put a committed hold's units back in stock (its order was cancelled); returning again
         returns it, a held or released one is a conflict."""
 
@@ -202,10 +203,10 @@ class DocInventoryStore:
             doc = await _book_doc(tx, book_id)
             # Listed after the book was read: a hold made since then changed the book's stock, so
             # on Redis this transaction runs again and sees it; a hold settled since then changed
-            # its reservation, read below.
-            for order_id in await self.docs.keys(HOLDS):
-                reservation = await _reservation(tx, order_id)
-                if reservation is not None and book_id in reservation.quantities():
+            # its hold, read below.
+            for order_id in await self.docs.keys(OPEN_HOLDS):
+                hold = await _hold(tx, order_id)
+                if hold is not None and book_id in hold.quantities():
                     raise BookHeld(book_id)
             tx.delete(BOOKS, book_id)
             if await tx.get(ISBNS, isbn_key(doc["isbn"])) == book_id:
@@ -213,18 +214,16 @@ class DocInventoryStore:
 
         await self.docs.atomic(work)
 
-    async def get_reservation(self, order_id: str) -> Reservation | None:
-        doc = await self.docs.get(RESERVATIONS, order_id)
-        return Reservation.from_doc(doc) if doc else None
+    async def get_hold(self, order_id: str) -> Hold | None:
+        doc = await self.docs.get(HOLDS, order_id)
+        return Hold.from_doc(doc) if doc else None
 
-    async def hold(
-        self, order_id: str, wanted: dict[str, int], expires_at: datetime
-    ) -> tuple[Reservation, bool]:
-        async def work(tx: Tx) -> tuple[Reservation, bool]:
-            existing = await _reservation(tx, order_id)
+    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
+        async def work(tx: Tx) -> tuple[Hold, bool]:
+            existing = await _hold(tx, order_id)
             if existing:
                 if existing.quantities() != wanted:
-                    raise ReservationConflict(f"Order {order_id} already holds other lines")
+                    raise HoldConflict(f"Order {order_id} already holds other lines")
                 return existing, False
             docs = {book_id: await tx.get(BOOKS, book_id) for book_id in wanted}
             short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
@@ -235,46 +234,46 @@ class DocInventoryStore:
                 doc = docs[book_id]
                 lines.append(HeldLine(book_id, quantity, Decimal(doc["price"])))
                 tx.put(BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity})
-            reservation = Reservation(order_id, tuple(lines), "held", expires_at)
-            tx.put(RESERVATIONS, order_id, reservation.to_doc())
-            tx.put(HOLDS, order_id, True)
-            return reservation, True
+            hold = Hold(order_id, tuple(lines), "held", expires_at)
+            tx.put(HOLDS, order_id, hold.to_doc())
+            tx.put(OPEN_HOLDS, order_id, True)
+            return hold, True
 
-        reservation, created = await self.docs.atomic(work)
+        hold, created = await self.docs.atomic(work)
         if created:
-            metrics.units("held", reservation)
-        return reservation, created
+            metrics.units("held", hold)
+        return hold, created
 
-    async def commit(self, order_id: str) -> Reservation:
+    async def commit(self, order_id: str) -> Hold:
         return await self._settle(order_id, "held", "committed", restock=False)
 
-    async def release(self, order_id: str) -> Reservation:
+    async def release(self, order_id: str) -> Hold:
         return await self._settle(order_id, "held", "released", restock=True)
 
-    async def return_units(self, order_id: str) -> Reservation:
+    async def return_units(self, order_id: str) -> Hold:
         return await self._settle(order_id, "committed", "returned", restock=True)
 
     async def expire_holds(self, now: datetime) -> list[str]:
         expired = []
         still_open: dict[str, int] = {}  # units of each hold left open (by key: a re-run overwrites)
-        for order_id in await self.docs.keys(HOLDS):
+        for order_id in await self.docs.keys(OPEN_HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
-            async def work(tx: Tx, order_id: str = order_id) -> Reservation | None:
-                reservation = await _reservation(tx, order_id)
-                if reservation is None or reservation.status != "held":
+            async def work(tx: Tx, order_id: str = order_id) -> Hold | None:
+                hold = await _hold(tx, order_id)
+                if hold is None or hold.status != "held":
                     return None
-                if reservation.expires_at > now:
-                    still_open[order_id] = sum(reservation.quantities().values())
+                if hold.expires_at > now:
+                    still_open[order_id] = sum(hold.quantities().values())
                     return None
-                await _restock(tx, reservation)
-                _finish(tx, reservation, "released")
-                return reservation
+                await _restock(tx, hold)
+                _finish(tx, hold, "released")
+                return hold
 
-            reservation = await self.docs.atomic(work)
-            if reservation is not None:
+            hold = await self.docs.atomic(work)
+            if hold is not None:
                 expired.append(order_id)
-                metrics.units("expired", reservation)
+                metrics.units("expired", hold)
                 metrics.HOLDS_EXPIRED.inc()
         metrics.HOLDS_OPEN.set(len(still_open))
         metrics.UNITS_ON_HOLD.set(sum(still_open.values()))
@@ -296,27 +295,25 @@ class DocInventoryStore:
             if await self.docs.get(BOOKS, book_id) is None:
                 return book_id
 
-    async def _settle(
-        self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool
-    ) -> Reservation:
-        """Move the reservation from `source` to `target`; one at `target` already is a retry."""
+    async def _settle(self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool) -> Hold:
+        """Move the hold from `source` to `target`; one at `target` already is a retry."""
 
-        async def work(tx: Tx) -> tuple[Reservation, bool]:
-            reservation = await _reservation(tx, order_id)
-            if reservation is None:
-                raise ReservationNotFound()
-            if reservation.status == target:
-                return reservation, False
-            if reservation.status != source:
-                raise ReservationConflict(f"Reservation for {order_id} is {reservation.status}")
+        async def work(tx: Tx) -> tuple[Hold, bool]:
+            hold = await _hold(tx, order_id)
+            if hold is None:
+                raise HoldNotFound()
+            if hold.status == target:
+                return hold, False
+            if hold.status != source:
+                raise HoldConflict(f"Hold for {order_id} is {hold.status}")
             if restock:
-                await _restock(tx, reservation)
-            return _finish(tx, reservation, target), True
+                await _restock(tx, hold)
+            return _finish(tx, hold, target), True
 
-        reservation, moved = await self.docs.atomic(work)
+        hold, moved = await self.docs.atomic(work)
         if moved:
-            metrics.units(target, reservation)
-        return reservation
+            metrics.units(target, hold)
+        return hold
 
 
 def _put_new(tx: Tx, book: Book, position: int) -> None:
@@ -331,22 +328,22 @@ async def _book_doc(tx: Tx, book_id: str) -> dict[str, Any]:
     return doc
 
 
-async def _reservation(tx: Tx, order_id: str) -> Reservation | None:
-    doc = await tx.get(RESERVATIONS, order_id)
-    return Reservation.from_doc(doc) if doc else None
+async def _hold(tx: Tx, order_id: str) -> Hold | None:
+    doc = await tx.get(HOLDS, order_id)
+    return Hold.from_doc(doc) if doc else None
 
 
-async def _restock(tx: Tx, reservation: Reservation) -> None:
-    for line in reservation.lines:
+async def _restock(tx: Tx, hold: Hold) -> None:
+    for line in hold.lines:
         doc = await tx.get(BOOKS, line.book_id)
         if doc is not None:  # a book deleted meanwhile has no stock to return to
             tx.put(BOOKS, line.book_id, {**doc, "stock": doc["stock"] + line.quantity})
 
 
-def _finish(tx: Tx, reservation: Reservation, status: HoldStatus) -> Reservation:
-    done = Reservation(reservation.order_id, reservation.lines, status, reservation.expires_at)
-    tx.put(RESERVATIONS, done.order_id, done.to_doc())
-    tx.delete(HOLDS, done.order_id)
+def _finish(tx: Tx, hold: Hold, status: HoldStatus) -> Hold:
+    done = Hold(hold.order_id, hold.lines, status, hold.expires_at)
+    tx.put(HOLDS, done.order_id, done.to_doc())
+    tx.delete(OPEN_HOLDS, done.order_id)
     return done
 
 

@@ -21,15 +21,15 @@ from inventory_service.domain import (
     BookHeld,
     BookNotFound,
     BookQuery,
+    HoldConflict,
+    HoldNotFound,
     InsufficientStock,
     IsbnTaken,
     NewBook,
     NotEnoughStock,
-    ReservationConflict,
-    ReservationNotFound,
 )
 from inventory_service.store import DocInventoryStore
-from shared.store.docs import Docs
+from shared.store.docs import Docs, Tx
 from shared.store.redis_docs import RedisDocs
 from tests.integration.redis_server import RedisServer
 
@@ -50,6 +50,7 @@ ISLAND = NewBook("island", "Island", "Aldous Huxley", Decimal("12.00"), 3, "9780
 async def store(docs: Docs) -> DocInventoryStore:
     """The store as the app's lifespan leaves it on start: opened and seeded."""
     the_store = DocInventoryStore(docs)
+    await the_store.open()
     await the_store.seed(DEFAULT_CATALOG)
     return the_store
 
@@ -72,7 +73,7 @@ async def stock(store: DocInventoryStore) -> dict[str, int]:
 
 
 async def statuses(store: DocInventoryStore, *order_ids: str) -> dict[str, str | None]:
-    return {o: r.status if (r := await store.get_reservation(o)) else None for o in order_ids}
+    return {o: r.status if (r := await store.get_hold(o)) else None for o in order_ids}
 
 
 async def ids(store: DocInventoryStore, query: BookQuery | None = None) -> list[str]:
@@ -99,15 +100,15 @@ async def test_the_default_catalog_is_exactly_the_three_contract_books(store: Do
 
 
 async def test_a_hold_takes_its_units_out_of_stock(store: DocInventoryStore) -> None:
-    reservation, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
+    hold, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
 
     assert created
 
-    assert reservation.status == "held"
-    assert reservation.quantities() == {"123": 2, "456": 1}
-    assert [line.unit_price for line in reservation.lines] == [Decimal("15.99"), Decimal("12.99")]
+    assert hold.status == "held"
+    assert hold.quantities() == {"123": 2, "456": 1}
+    assert [line.unit_price for line in hold.lines] == [Decimal("15.99"), Decimal("12.99")]
     assert await stock(store) == {"123": 48, "456": 29, "789": 25}
-    assert await store.get_reservation("order_1") == reservation
+    assert await store.get_hold("order_1") == hold
 
 
 async def test_a_hold_is_all_or_nothing_across_books(store: DocInventoryStore) -> None:
@@ -117,7 +118,7 @@ async def test_a_hold_is_all_or_nothing_across_books(store: DocInventoryStore) -
     assert refused.value.status == 409
     assert refused.value.details == [{"book_id": "456", "requested": 31, "available": 30}]
     assert await stock(store) == FULL_STOCK
-    assert await store.get_reservation("order_1") is None
+    assert await store.get_hold("order_1") is None
 
 
 async def test_an_unknown_book_in_a_hold_is_available_zero(store: DocInventoryStore) -> None:
@@ -140,7 +141,7 @@ async def test_a_repeated_hold_for_the_same_order_takes_stock_once(store: DocInv
 async def test_a_different_hold_for_the_same_order_is_a_conflict(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await store.hold("order_1", {"123": 3}, LATER)
 
     assert refused.value.status == 409
@@ -175,17 +176,17 @@ async def test_a_settled_hold_cannot_be_settled_the_other_way(
     settled = await getattr(store, settle)("order_1")
     stock_before = await stock(store)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await getattr(store, then)("order_1")
 
     assert refused.value.status == 409
     assert await stock(store) == stock_before
-    assert await store.get_reservation("order_1") == settled
+    assert await store.get_hold("order_1") == settled
 
 
 @pytest.mark.parametrize("settle", ["commit", "release"])
 async def test_settling_an_unknown_order_is_not_found(store: DocInventoryStore, settle: str) -> None:
-    with pytest.raises(ReservationNotFound) as refused:
+    with pytest.raises(HoldNotFound) as refused:
         await getattr(store, settle)("order_404")
 
     assert refused.value.status == 404
@@ -200,7 +201,7 @@ async def test_returning_a_committed_hold_puts_its_units_back_once(store: DocInv
     again = await store.return_units("order_1")
 
     assert returned.status == "returned"
-    assert again == returned == await store.get_reservation("order_1")
+    assert again == returned == await store.get_hold("order_1")
     assert returned.quantities() == {"123": 2, "789": 5}
     assert await stock(store) == FULL_STOCK
 
@@ -221,14 +222,14 @@ async def test_only_a_committed_hold_can_be_returned(store: DocInventoryStore, s
     await store.hold("order_1", {"123": 2}, LATER)
     if settle:
         await getattr(store, settle)("order_1")
-    before = await store.get_reservation("order_1")
+    before = await store.get_hold("order_1")
     stock_before = await stock(store)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await store.return_units("order_1")
 
     assert refused.value.status == 409
-    assert await store.get_reservation("order_1") == before
+    assert await store.get_hold("order_1") == before
     assert await stock(store) == stock_before
 
 
@@ -238,15 +239,40 @@ async def test_a_returned_hold_cannot_be_settled_again(store: DocInventoryStore,
     await store.commit("order_1")
     await store.return_units("order_1")
 
-    with pytest.raises(ReservationConflict):
+    with pytest.raises(HoldConflict):
         await getattr(store, then)("order_1")
 
     assert await stock(store) == FULL_STOCK
 
 
 async def test_returning_an_unknown_order_is_not_found(store: DocInventoryStore) -> None:
-    with pytest.raises(ReservationNotFound):
+    with pytest.raises(HoldNotFound):
         await store.return_units("order_404")
+
+
+async def test_a_hold_stored_under_the_table_names_it_always_had_still_loads(
+    store: DocInventoryStore, docs: Docs
+) -> None:
+    # Written as every earlier version wrote a hold, the names spelled out: renaming the code's
+    # words ("reservation" became "hold") must never move where stored data is read from.
+    async def write(tx: Tx) -> None:
+        book = await tx.get("books", "123")
+        tx.put("books", "123", {**book, "stock": 48})
+        lines = [["123", 2, "15.99"]]
+        tx.put(
+            "reservations",
+            "order_1",
+            {"order_id": "order_1", "lines": lines, "status": "held", "expires_at": NOW.isoformat()},
+        )
+        tx.put("holds", "order_1", True)
+
+    await docs.atomic(write)
+
+    assert await statuses(store, "order_1") == {"order_1": "held"}
+    with pytest.raises(BookHeld):
+        await store.delete_book("123")
+    assert await store.expire_holds(NOW) == ["order_1"]
+    assert await stock(store) == FULL_STOCK
 
 
 async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInventoryStore) -> None:
@@ -442,8 +468,8 @@ async def test_stock_deltas_racing_holds_lose_no_update(store: DocInventoryStore
     assert sum(ok for kind, ok in results if kind == "add") == 50
     assert held + removed < 70  # some takers were turned away: stock ran out on the way
     assert await stock_of(store, "789") == 25 - held + 50 - removed
-    reservations = [await store.get_reservation(f"order_{n}") for n in range(50)]
-    assert sum(r is not None for r in reservations) == held
+    holds = [await store.get_hold(f"order_{n}") for n in range(50)]
+    assert sum(r is not None for r in holds) == held
 
 
 # --- removal ------------------------------------------------------------------------------------
@@ -578,8 +604,8 @@ async def test_two_instances_racing_40_holds_for_25_copies_sell_exactly_25(
     assert sum(isinstance(r, tuple) for r in results) == 25, results
     assert sum(isinstance(r, InsufficientStock) for r in results) == 15
     assert await stock_of(first, "789") == await stock_of(second, "789") == 0
-    reservations = [await second.get_reservation(f"order_{n}") for n in range(40)]
-    assert sum(r is not None for r in reservations) == 25
+    holds = [await second.get_hold(f"order_{n}") for n in range(40)]
+    assert sum(r is not None for r in holds) == 25
 
 
 async def test_two_instances_sweeping_at_once_release_each_expired_hold_once(
@@ -612,7 +638,7 @@ async def test_a_sweep_racing_commits_either_releases_or_commits_each_hold(
     async def commit(order_id: str) -> bool:
         try:
             await second.commit(order_id)
-        except ReservationConflict:
+        except HoldConflict:
             return False
         return True
 
