@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -38,11 +39,9 @@ def create_app(
     upstream = upstream_for("sales", settings.sales_url, settings, sales)
     the_sales = SalesClient(upstream)
     grace = timedelta(seconds=settings.move_retry_grace_seconds)
-
-    async def finish_moves() -> None:
-        await services.finish_moves(
-            the_store, the_sales, claim_seconds=settings.move_claim_seconds, grace=grace
-        )
+    finish_moves = partial(
+        services.finish_moves, the_store, the_sales, claim_seconds=settings.move_claim_seconds, grace=grace
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -120,6 +120,10 @@ class Hold:
     def quantities(self) -> dict[str, int]:
         return {line.book_id: line.quantity for line in self.lines}
 
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "order_id": self.order_id,
@@ -132,6 +136,14 @@ class Hold:
     def from_doc(cls, doc: dict[str, Any]) -> Hold:
         lines = tuple(HeldLine(b, q, Decimal(p)) for b, q, p in doc["lines"])
         return cls(doc["order_id"], lines, doc["status"], datetime.fromisoformat(doc["expires_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one expiry sweep did: the holds it released, and those still held (not yet due)."""
+
+    released: tuple[Hold, ...]
+    still_held: tuple[Hold, ...]
 
 
 def normalize_isbn(raw: str) -> str | None:

@@ -1,9 +1,11 @@
-"""Inventory's use cases; each receives the store it works on."""
+"""Inventory's use cases; each receives the store it works on, and counts what it changed in the
+domain metrics (`metrics.py`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from inventory_service import metrics
 from inventory_service.domain import (
     Book,
     BookChanges,
@@ -15,6 +17,7 @@ from inventory_service.domain import (
     NothingToChange,
 )
 from inventory_service.store import InventoryStore
+from shared.clock import utcnow
 from shared.paging import Page
 
 
@@ -51,20 +54,21 @@ async def hold_stock(
     store: InventoryStore, order_id: str, wanted: dict[str, int], ttl_seconds: float
 ) -> tuple[Hold, bool]:
     """Hold `wanted` for `order_id`; also says whether this call made the hold (False on a retry)."""
-    return await store.hold(order_id, wanted, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+    hold, created = await store.hold(order_id, wanted, utcnow() + timedelta(seconds=ttl_seconds))
+    return _counted("held", hold, created), created
 
 
 async def commit_hold(store: InventoryStore, order_id: str) -> Hold:
-    return await store.commit(order_id)
+    return _counted("committed", *await store.commit(order_id))
 
 
 async def release_hold(store: InventoryStore, order_id: str) -> Hold:
-    return await store.release(order_id)
+    return _counted("released", *await store.release(order_id))
 
 
 async def return_hold(store: InventoryStore, order_id: str) -> Hold:
     """Put a cancelled order's sold units back in stock."""
-    return await store.return_units(order_id)
+    return _counted("returned", *await store.return_units(order_id))
 
 
 async def get_hold(store: InventoryStore, order_id: str) -> Hold:
@@ -74,5 +78,15 @@ async def get_hold(store: InventoryStore, order_id: str) -> Hold:
     return hold
 
 
-async def expire_holds(store: InventoryStore) -> list[str]:
-    return await store.expire_holds(datetime.now(UTC))
+async def expire_holds(store: InventoryStore, now: datetime | None = None) -> list[str]:
+    """Release every hold whose time is up (as of `now`, else the clock); their orders' ids."""
+    sweep = await store.expire_holds(now or utcnow())
+    metrics.swept(sweep)
+    return [hold.order_id for hold in sweep.released]
+
+
+def _counted(event: str, hold: Hold, changed: bool) -> Hold:
+    """Count a hold's units under `event` when this call changed it (a retry counts nothing)."""
+    if changed:
+        metrics.units(event, hold)
+    return hold

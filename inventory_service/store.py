@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from inventory_service import metrics
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
     Book,
@@ -26,6 +25,7 @@ from inventory_service.domain import (
     IsbnTaken,
     NewBook,
     NotEnoughStock,
+    Sweep,
     isbn_key,
     shortages,
 )
@@ -74,18 +74,20 @@ class InventoryStore(Protocol):
 
     async def get_hold(self, order_id: str) -> Hold | None: ...
 
-    async def commit(self, order_id: str) -> Hold:
-        """Make a hold final; committing again returns it, a released one is a conflict."""
+    async def commit(self, order_id: str) -> tuple[Hold, bool]:
+        """Make a hold final; committing again returns it, a released one is a conflict.
 
-    async def release(self, order_id: str) -> Hold:
+        Like each move of a hold below, also says whether this call made it (False: a retry)."""
+
+    async def release(self, order_id: str) -> tuple[Hold, bool]:
         """Return a hold's units to stock; releasing again returns it, a committed one is a conflict."""
 
-    async def return_units(self, order_id: str) -> Hold:
+    async def return_units(self, order_id: str) -> tuple[Hold, bool]:
         """Put a committed hold's units back in stock (its order was cancelled); returning again
         returns it, a held or released one is a conflict."""
 
-    async def expire_holds(self, now: datetime) -> list[str]:
-        """Release every hold whose time is up; the ids of the released orders."""
+    async def expire_holds(self, now: datetime) -> Sweep:
+        """Release every hold whose time is up as of `now`; what was released and what is still held."""
 
     async def open(self) -> None:
         """Load what is stored; once, before any other call."""
@@ -239,23 +241,20 @@ class DocInventoryStore:
             tx.put(OPEN_HOLDS, order_id, True)
             return hold, True
 
-        hold, created = await self.docs.atomic(work)
-        if created:
-            metrics.units("held", hold)
-        return hold, created
+        return await self.docs.atomic(work)
 
-    async def commit(self, order_id: str) -> Hold:
+    async def commit(self, order_id: str) -> tuple[Hold, bool]:
         return await self._settle(order_id, "held", "committed", restock=False)
 
-    async def release(self, order_id: str) -> Hold:
+    async def release(self, order_id: str) -> tuple[Hold, bool]:
         return await self._settle(order_id, "held", "released", restock=True)
 
-    async def return_units(self, order_id: str) -> Hold:
+    async def return_units(self, order_id: str) -> tuple[Hold, bool]:
         return await self._settle(order_id, "committed", "returned", restock=True)
 
-    async def expire_holds(self, now: datetime) -> list[str]:
-        expired = []
-        still_open: dict[str, int] = {}  # units of each hold left open (by key: a re-run overwrites)
+    async def expire_holds(self, now: datetime) -> Sweep:
+        released = []
+        still_held: dict[str, Hold] = {}  # by order id: a transaction that runs again overwrites
         for order_id in await self.docs.keys(OPEN_HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
@@ -264,20 +263,15 @@ class DocInventoryStore:
                 if hold is None or hold.status != "held":
                     return None
                 if hold.expires_at > now:
-                    still_open[order_id] = sum(hold.quantities().values())
+                    still_held[order_id] = hold
                     return None
                 await _restock(tx, hold)
-                _finish(tx, hold, "released")
-                return hold
+                return _finish(tx, hold, "released")
 
             hold = await self.docs.atomic(work)
             if hold is not None:
-                expired.append(order_id)
-                metrics.units("expired", hold)
-                metrics.HOLDS_EXPIRED.inc()
-        metrics.HOLDS_OPEN.set(len(still_open))
-        metrics.UNITS_ON_HOLD.set(sum(still_open.values()))
-        return expired
+                released.append(hold)
+        return Sweep(tuple(released), tuple(still_held.values()))
 
     async def open(self) -> None:
         await self.docs.open()
@@ -295,8 +289,10 @@ class DocInventoryStore:
             if await self.docs.get(BOOKS, book_id) is None:
                 return book_id
 
-    async def _settle(self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool) -> Hold:
-        """Move the hold from `source` to `target`; one at `target` already is a retry."""
+    async def _settle(
+        self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool
+    ) -> tuple[Hold, bool]:
+        """Move the hold from `source` to `target`; one at `target` already is a retry (False)."""
 
         async def work(tx: Tx) -> tuple[Hold, bool]:
             hold = await _hold(tx, order_id)
@@ -310,10 +306,7 @@ class DocInventoryStore:
                 await _restock(tx, hold)
             return _finish(tx, hold, target), True
 
-        hold, moved = await self.docs.atomic(work)
-        if moved:
-            metrics.units(target, hold)
-        return hold
+        return await self.docs.atomic(work)
 
 
 def _put_new(tx: Tx, book: Book, position: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -39,16 +40,9 @@ def create_app(
     idempotency = DocsIdempotencyStore(docs)
     upstream = upstream_for("inventory", settings.inventory_url, settings, inventory)
     the_inventory = InventoryClient(upstream)
-    provider = payments or SimulatedPayments(
-        failure_rate=settings.payment_failure_rate,
-        timeout_rate=settings.payment_timeout_rate,
-        seed=settings.payment_seed,
-    )
-    the_payments = TimedPayments(provider, settings.payment_timeout_seconds)
+    the_payments = TimedPayments(payments or _simulated(settings), settings.payment_timeout_seconds)
     grace = timedelta(seconds=settings.recovery_grace_seconds)
-
-    async def recover() -> None:
-        await services.recover_pending(the_store, the_inventory, the_payments, grace)
+    recover = partial(services.recover_pending, the_store, the_inventory, the_payments, grace)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,3 +73,12 @@ def create_app(
     app.state.inventory, app.state.payments = the_inventory, the_payments
     app.state.readiness |= {"store": the_store.ping, "inventory": upstream.ready}
     return app
+
+
+def _simulated(settings: SalesSettings) -> PaymentProvider:
+    """The provider the shop runs with until a real one is wired (see SimulatedPayments)."""
+    return SimulatedPayments(
+        failure_rate=settings.payment_failure_rate,
+        timeout_rate=settings.payment_timeout_rate,
+        seed=settings.payment_seed,
+    )

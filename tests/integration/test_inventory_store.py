@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from inventory_service import services
 from inventory_service.domain import (
     DEFAULT_CATALOG,
     Book,
@@ -151,8 +152,8 @@ async def test_a_different_hold_for_the_same_order_is_a_conflict(store: DocInven
 async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
 
-    first = await store.commit("order_1")
-    again = await store.commit("order_1")
+    first, _ = await store.commit("order_1")
+    again, _ = await store.commit("order_1")
 
     assert first.status == again.status == "committed"
     assert (await stock(store))["123"] == 48
@@ -161,8 +162,8 @@ async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: DocInven
 async def test_releasing_returns_the_units_once(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2, "789": 5}, LATER)
 
-    released = await store.release("order_1")
-    again = await store.release("order_1")
+    released, _ = await store.release("order_1")
+    again, _ = await store.release("order_1")
 
     assert released.status == again.status == "released"
     assert await stock(store) == FULL_STOCK
@@ -173,7 +174,7 @@ async def test_a_settled_hold_cannot_be_settled_the_other_way(
     store: DocInventoryStore, settle: str, then: str
 ) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
-    settled = await getattr(store, settle)("order_1")
+    settled, _ = await getattr(store, settle)("order_1")
     stock_before = await stock(store)
 
     with pytest.raises(HoldConflict) as refused:
@@ -197,8 +198,8 @@ async def test_returning_a_committed_hold_puts_its_units_back_once(store: DocInv
     await store.hold("order_1", {"123": 2, "789": 5}, LATER)
     await store.commit("order_1")
 
-    returned = await store.return_units("order_1")
-    again = await store.return_units("order_1")
+    returned, _ = await store.return_units("order_1")
+    again, _ = await store.return_units("order_1")
 
     assert returned.status == "returned"
     assert again == returned == await store.get_hold("order_1")
@@ -211,7 +212,7 @@ async def test_returning_skips_books_removed_since_the_sale(store: DocInventoryS
     await store.commit("order_1")
     await store.delete_book("789")
 
-    returned = await store.return_units("order_1")
+    returned, _ = await store.return_units("order_1")
 
     assert returned.status == "returned"
     assert await stock(store) == {"123": 50, "456": 30}
@@ -271,7 +272,7 @@ async def test_a_hold_stored_under_the_table_names_it_always_had_still_loads(
     assert await statuses(store, "order_1") == {"order_1": "held"}
     with pytest.raises(BookHeld):
         await store.delete_book("123")
-    assert await store.expire_holds(NOW) == ["order_1"]
+    assert await services.expire_holds(store, NOW) == ["order_1"]
     assert await stock(store) == FULL_STOCK
 
 
@@ -282,7 +283,7 @@ async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInvento
     await store.hold("sold", {"123": 4}, NOW - timedelta(hours=1))
     await store.commit("sold")
 
-    expired = await store.expire_holds(NOW)
+    expired = await services.expire_holds(store, NOW)
 
     assert sorted(expired) == ["due_now", "overdue"]
     assert await stock(store) == {"123": 46, "456": 30, "789": 22}
@@ -292,7 +293,7 @@ async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInvento
         "not_yet": "held",
         "sold": "committed",
     }
-    assert await store.expire_holds(NOW) == []
+    assert await services.expire_holds(store, NOW) == []
 
 
 async def test_concurrent_holds_never_sell_more_than_the_stock(store: DocInventoryStore) -> None:
@@ -617,7 +618,7 @@ async def test_two_instances_sweeping_at_once_release_each_expired_hold_once(
         await instances[n % 2].hold(f"order_{n}", {"789": 1}, NOW - timedelta(seconds=1))
     await first.hold("not_yet", {"789": 2}, LATER)
 
-    swept = await asyncio.gather(*(instances[n % 2].expire_holds(NOW) for n in range(4)))
+    swept = await asyncio.gather(*(services.expire_holds(instances[n % 2], NOW) for n in range(4)))
 
     released = [order_id for one_sweep in swept for order_id in one_sweep]
     assert sorted(released) == sorted(f"order_{n}" for n in range(20))  # each by one sweep only
@@ -643,7 +644,7 @@ async def test_a_sweep_racing_commits_either_releases_or_commits_each_hold(
         return True
 
     swept, committed = await asyncio.gather(
-        first.expire_holds(NOW), asyncio.gather(*(commit(o) for o in orders))
+        services.expire_holds(first, NOW), asyncio.gather(*(commit(o) for o in orders))
     )
 
     sold = {o for o, ok in zip(orders, committed, strict=True) if ok}
