@@ -1,44 +1,31 @@
 """Inventory's store: the interface in domain words, and its one implementation on `Docs` (in memory,
-the JSON journal, or Redis shared by several instances)."""
+the JSON journal, or Redis shared by several instances), each change one transaction whose body is
+in `documents.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import Decimal
+from functools import partial  # binds a loop's variable where a lambda would not
 from typing import Any, Protocol
 
+from inventory_service import documents
+from inventory_service.documents import BOOKS, GENERATED, HOLDS, ISBNS, META, OPEN_HOLDS, POSITION
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
     Book,
     BookChanges,
     BookExists,
-    BookHeld,
-    BookNotFound,
     BookQuery,
-    HeldLine,
     Hold,
-    HoldConflict,
-    HoldNotFound,
-    HoldStatus,
-    InsufficientStock,
     IsbnTaken,
     NewBook,
-    NotEnoughStock,
     Sweep,
     isbn_key,
-    shortages,
 )
 from shared.paging import DEFAULT_LIMIT, Page
 from shared.store import Tables
-from shared.store.docs import Docs, TablesDocs, Tx
-
-BOOKS, ISBNS, META = "books", "isbns", "meta"
-# Every hold by order id, and the ids of those in progress (held) for removal checks and expiry.
-# The first kept its name from before the word was "hold": stored data must still load.
-HOLDS, OPEN_HOLDS = "reservations", "holds"
-POSITION = "book_position"  # counter of catalog positions
-GENERATED = "generated_book"  # counter of generated ids: the n-th is FIRST_GENERATED_ID - 1 + n
+from shared.store.docs import Docs, TablesDocs
 
 
 class InventoryStore(Protocol):
@@ -98,29 +85,17 @@ class InventoryStore(Protocol):
 
 
 class DocInventoryStore:
-    """The inventory store on any `Docs` backend: every change is one transaction.
-
-    Each book document keeps its catalog position `pos`, the cursor of the catalog's pages; the
-    `isbns` table maps each ISBN (as ISBN-13) to its book, and `holds` lists the holds in progress."""
+    """The inventory store on any `Docs` backend: every change is one transaction."""
 
     def __init__(self, docs: Docs | Tables) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
-        self.docs.order(BOOKS, _position, indexes={"author": lambda doc: str(doc["author"]).casefold()})
+        self.docs.order(BOOKS, documents.position, indexes={"author": documents.author})
 
     async def seed(self, books: Iterable[Book]) -> None:
         if await self.docs.get(META, "seeded"):
             return  # every start but the first: spend no positions
-        books = list(books)
-        positions = [await self.docs.next_number(POSITION) for _ in books]
-
-        async def work(tx: Tx) -> None:
-            if await tx.get(META, "seeded"):
-                return  # another instance starting at the same time seeded first
-            for book, position in zip(books, positions, strict=True):
-                _put_new(tx, book, position)
-            tx.put(META, "seeded", True)
-
-        await self.docs.atomic(work)
+        placed = [(book, await self.docs.next_number(POSITION)) for book in books]
+        await self.docs.atomic(lambda tx: documents.seed(tx, placed))
 
     async def get_book(self, book_id: str) -> Book | None:
         doc = await self.docs.get(BOOKS, book_id)
@@ -152,126 +127,57 @@ class DocInventoryStore:
             raise BookExists(new.id)
         if new.id is None and await self.docs.get(ISBNS, isbn_key(new.isbn)) is not None:
             raise IsbnTaken(new.isbn)
-        position = await self.docs.next_number(POSITION)
+        place = await self.docs.next_number(POSITION)
+        generated = new.id is None
         while True:
             book = new.with_id(new.id if new.id is not None else await self._free_id())
-
-            async def work(tx: Tx, book: Book = book) -> bool:
-                # The ISBN is read first: on Redis a refusing transaction's reads are not checked
-                # together, and a book added in between must still be refused for its id first.
-                isbn_owner = await tx.get(ISBNS, isbn_key(book.isbn))
-                if await tx.get(BOOKS, book.id) is not None:
-                    if new.id is None:
-                        return False  # a client chose this id meanwhile: take the next one
-                    raise BookExists(book.id)
-                if isbn_owner is not None:
-                    raise IsbnTaken(book.isbn)
-                _put_new(tx, book, position)
-                return True
-
-            if await self.docs.atomic(work):
+            if await self.docs.atomic(
+                partial(documents.add_book, book=book, place=place, generated=generated)
+            ):
                 return book
 
     async def update_book(self, book_id: str, changes: BookChanges) -> Book:
-        async def work(tx: Tx) -> Book:
-            doc = await _book_doc(tx, book_id)
-            book = Book.from_doc(doc)
-            updated = changes.apply(book)
-            old_key, new_key = isbn_key(book.isbn), isbn_key(updated.isbn)
-            if new_key != old_key:
-                if await tx.get(ISBNS, new_key) not in (None, book_id):
-                    raise IsbnTaken(updated.isbn)
-                if await tx.get(ISBNS, old_key) == book_id:
-                    tx.delete(ISBNS, old_key)
-                tx.put(ISBNS, new_key, book_id)
-            tx.put(BOOKS, book_id, {**doc, **updated.to_doc()})
-            return updated
-
-        return await self.docs.atomic(work)
+        return await self.docs.atomic(lambda tx: documents.update_book(tx, book_id, changes))
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        async def work(tx: Tx) -> Book:
-            doc = await _book_doc(tx, book_id)
-            if doc["stock"] + delta < 0:
-                raise NotEnoughStock(Book.from_doc(doc), delta)
-            doc = {**doc, "stock": doc["stock"] + delta}
-            tx.put(BOOKS, book_id, doc)
-            return Book.from_doc(doc)
-
-        return await self.docs.atomic(work)
+        return await self.docs.atomic(lambda tx: documents.adjust_stock(tx, book_id, delta))
 
     async def delete_book(self, book_id: str) -> None:
-        async def work(tx: Tx) -> None:
-            doc = await _book_doc(tx, book_id)
-            # Listed after the book was read: a hold made since then changed the book's stock, so
-            # on Redis this transaction runs again and sees it; a hold settled since then changed
-            # its hold, read below.
-            for order_id in await self.docs.keys(OPEN_HOLDS):
-                hold = await _hold(tx, order_id)
-                if hold is not None and book_id in hold.quantities():
-                    raise BookHeld(book_id)
-            tx.delete(BOOKS, book_id)
-            if await tx.get(ISBNS, isbn_key(doc["isbn"])) == book_id:
-                tx.delete(ISBNS, isbn_key(doc["isbn"]))
-
-        await self.docs.atomic(work)
+        open_holds = lambda: self.docs.keys(OPEN_HOLDS)  # noqa: E731
+        await self.docs.atomic(lambda tx: documents.delete_book(tx, book_id, open_holds))
 
     async def get_hold(self, order_id: str) -> Hold | None:
         doc = await self.docs.get(HOLDS, order_id)
         return Hold.from_doc(doc) if doc else None
 
     async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
-        async def work(tx: Tx) -> tuple[Hold, bool]:
-            existing = await _hold(tx, order_id)
-            if existing:
-                if existing.quantities() != wanted:
-                    raise HoldConflict(f"Order {order_id} already holds other lines")
-                return existing, False
-            docs = {book_id: await tx.get(BOOKS, book_id) for book_id in wanted}
-            short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
-            if short:
-                raise InsufficientStock(short)
-            lines = []
-            for book_id, quantity in wanted.items():
-                doc = docs[book_id]
-                lines.append(HeldLine(book_id, quantity, Decimal(doc["price"])))
-                tx.put(BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity})
-            hold = Hold(order_id, tuple(lines), "held", expires_at)
-            tx.put(HOLDS, order_id, hold.to_doc())
-            tx.put(OPEN_HOLDS, order_id, True)
-            return hold, True
-
-        return await self.docs.atomic(work)
+        return await self.docs.atomic(lambda tx: documents.hold(tx, order_id, wanted, expires_at))
 
     async def commit(self, order_id: str) -> tuple[Hold, bool]:
-        return await self._settle(order_id, "held", "committed", restock=False)
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "held", "committed", restock=False)
+        )
 
     async def release(self, order_id: str) -> tuple[Hold, bool]:
-        return await self._settle(order_id, "held", "released", restock=True)
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "held", "released", restock=True)
+        )
 
     async def return_units(self, order_id: str) -> tuple[Hold, bool]:
-        return await self._settle(order_id, "committed", "returned", restock=True)
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "committed", "returned", restock=True)
+        )
 
     async def expire_holds(self, now: datetime) -> Sweep:
-        released = []
-        still_held: dict[str, Hold] = {}  # by order id: a transaction that runs again overwrites
+        released: list[Hold] = []
+        still_held: list[Hold] = []
         for order_id in await self.docs.keys(OPEN_HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
-            async def work(tx: Tx, order_id: str = order_id) -> Hold | None:
-                hold = await _hold(tx, order_id)
-                if hold is None or hold.status != "held":
-                    return None
-                if hold.expires_at > now:
-                    still_held[order_id] = hold
-                    return None
-                await _restock(tx, hold)
-                return _finish(tx, hold, "released")
-
-            hold = await self.docs.atomic(work)
+            hold = await self.docs.atomic(partial(documents.expire, order_id=order_id, now=now))
             if hold is not None:
-                released.append(hold)
-        return Sweep(tuple(released), tuple(still_held.values()))
+                (released if hold.status == "released" else still_held).append(hold)
+        return Sweep(tuple(released), tuple(still_held))
 
     async def open(self) -> None:
         await self.docs.open()
@@ -288,57 +194,3 @@ class DocInventoryStore:
             book_id = str(FIRST_GENERATED_ID - 1 + await self.docs.next_number(GENERATED))
             if await self.docs.get(BOOKS, book_id) is None:
                 return book_id
-
-    async def _settle(
-        self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool
-    ) -> tuple[Hold, bool]:
-        """Move the hold from `source` to `target`; one at `target` already is a retry (False)."""
-
-        async def work(tx: Tx) -> tuple[Hold, bool]:
-            hold = await _hold(tx, order_id)
-            if hold is None:
-                raise HoldNotFound()
-            if hold.status == target:
-                return hold, False
-            if hold.status != source:
-                raise HoldConflict(f"Hold for {order_id} is {hold.status}")
-            if restock:
-                await _restock(tx, hold)
-            return _finish(tx, hold, target), True
-
-        return await self.docs.atomic(work)
-
-
-def _put_new(tx: Tx, book: Book, position: int) -> None:
-    tx.put(BOOKS, book.id, {**book.to_doc(), "pos": position})
-    tx.put(ISBNS, isbn_key(book.isbn), book.id)
-
-
-async def _book_doc(tx: Tx, book_id: str) -> dict[str, Any]:
-    doc: dict[str, Any] | None = await tx.get(BOOKS, book_id)
-    if doc is None:
-        raise BookNotFound()
-    return doc
-
-
-async def _hold(tx: Tx, order_id: str) -> Hold | None:
-    doc = await tx.get(HOLDS, order_id)
-    return Hold.from_doc(doc) if doc else None
-
-
-async def _restock(tx: Tx, hold: Hold) -> None:
-    for line in hold.lines:
-        doc = await tx.get(BOOKS, line.book_id)
-        if doc is not None:  # a book deleted meanwhile has no stock to return to
-            tx.put(BOOKS, line.book_id, {**doc, "stock": doc["stock"] + line.quantity})
-
-
-def _finish(tx: Tx, hold: Hold, status: HoldStatus) -> Hold:
-    done = Hold(hold.order_id, hold.lines, status, hold.expires_at)
-    tx.put(HOLDS, done.order_id, done.to_doc())
-    tx.delete(OPEN_HOLDS, done.order_id)
-    return done
-
-
-def _position(doc: dict[str, Any]) -> int:
-    return int(doc["pos"])

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from inventory_service.documents import BOOKS, GENERATED, ISBNS, POSITION
 from inventory_service.domain import FIRST_GENERATED_ID, isbn_key
-from inventory_service.store import BOOKS, GENERATED, ISBNS, POSITION
 from shared.store import Change, Tables
 
 SEQ = "seq"  # where the in-process tables keep their counters (`TablesDocs.next_number`)
