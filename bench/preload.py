@@ -10,7 +10,7 @@ from pathlib import Path
 from sales_service.domain import Order, OrderLine
 from sales_service.settings import SalesSettings
 from sales_service.store import ORDERS, DocSalesStore
-from shared.store.docs import TablesDocs, open_docs
+from shared.store.docs import TablesDocs, make_docs
 from shared.store.redis_docs import RedisDocs
 
 _CHUNK = 1000
@@ -24,9 +24,10 @@ def _order(n: int, created: datetime) -> Order:
 async def preload_orders(store: str, data_dir: Path, redis_url: str | None, count: int) -> None:
     """`count` confirmed orders, numbered from 1, and the order counter past them."""
     settings = SalesSettings(store=store, data_dir=data_dir, redis_url=redis_url or SalesSettings().redis_url)
-    docs = open_docs(settings, "sales")
-    DocSalesStore(docs)  # registers the order table's ordering and indexes, as sales does
+    docs = make_docs(settings, "sales")
+    orders_store = DocSalesStore(docs)  # registers the order table's ordering and indexes, as sales does
     created = datetime.now(UTC)
+    await orders_store.open()
     try:
         for first in range(1, count + 1, _CHUNK):
             orders = [_order(n, created) for n in range(first, min(first + _CHUNK, count + 1))]

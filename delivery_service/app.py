@@ -1,14 +1,14 @@
-"""Builds the delivery app: opens the store and the client for sales, registers their readiness, and
-keeps Idempotency-Key records for POST /api/deliveries in the same store."""
+"""Builds the delivery app: its store and the sales upstream, wired in `create_app`; the lifespan
+opens the store and finishes moves whose call to sales failed. Idempotency-Key records for
+POST /api/deliveries are kept in the same store."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
-import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
@@ -18,63 +18,57 @@ from delivery_service.routes import deliveries
 from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.app import create_service_app
-from shared.breaker import Protection
-from shared.http import Upstream, make_instances
-from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
+from shared.http import Instances, Upstream
+from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
 from shared.store import Tables
-from shared.store.docs import TablesDocs, open_docs
+from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic
 
 
 def create_app(
     settings: DeliverySettings | None = None,
+    *,
     store: DeliveryStore | None = None,
-    sales: httpx.AsyncClient | None = None,
+    sales: Instances | None = None,
 ) -> FastAPI:
-    """The delivery app; `store` and `sales` (a client whose base URL is sales) replace the real ones."""
+    """The delivery app; `store` and `sales` (what answers for the sales service) replace the real ones."""
     settings = settings or DeliverySettings()
+    # An injected store keeps its own data; its idempotency keys get fresh tables.
+    docs = make_docs(settings, "delivery") if store is None else TablesDocs(Tables())
+    the_store = store or DocDeliveryStore(docs)
+    idempotency = DocsIdempotencyStore(docs)
+    upstream = Upstream.from_settings("sales", settings.sales_url if sales is None else sales, settings)
+    the_sales = SalesClient(upstream)
+    grace = timedelta(seconds=settings.move_retry_grace_seconds)
+    finish_moves = partial(
+        services.finish_moves, the_store, the_sales, claim_seconds=settings.move_claim_seconds, grace=grace
+    )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
-            # An injected store keeps its own data; its idempotency keys get fresh tables.
-            docs = open_docs(settings, "delivery") if store is None else TablesDocs(Tables())
-            app.state.store = the_store = store or DocDeliveryStore(docs)
-            resources.push_async_callback(the_store.close)
-            app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
-            protection = Protection.from_settings(settings)
-            upstream = Upstream(
-                "sales",
-                sales or make_instances(settings.sales_url, settings),
-                protection,
-                secret=settings.internal_secret,
-            )
             resources.push_async_callback(upstream.aclose)
-            app.state.sales = SalesClient(upstream)
-            app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}
-
-            async def purge() -> None:
-                await idempotency.purge(time.time() - settings.idempotency_ttl_hours * 3600)
-
-            async def finish_moves() -> None:
-                await services.finish_moves(
-                    the_store,
-                    app.state.sales,
-                    claim_seconds=settings.move_claim_seconds,
-                    grace=timedelta(seconds=settings.move_retry_grace_seconds),
-                )
-
-            await resources.enter_async_context(periodic("purge-idempotency-keys", 3600, purge))
+            await the_store.open()
+            resources.push_async_callback(the_store.close)
+            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
             await resources.enter_async_context(
                 periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
             )
             yield
 
+    idempotent = Middleware(
+        IdempotencyMiddleware,
+        store=idempotency,
+        routes={("POST", "/api/deliveries")},
+        stale_after=STALE_AFTER_SECONDS,
+    )
     app = create_service_app(
         title="Delivery service",
         lifespan=lifespan,
         routers=[deliveries],
-        middleware=[Middleware(IdempotencyMiddleware, routes={("POST", "/api/deliveries")})],
+        middleware=[idempotent],
+        internal_secret=settings.internal_secret,
     )
-    app.state.settings = settings
+    app.state.settings, app.state.store, app.state.sales = settings, the_store, the_sales
+    app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}
     return app

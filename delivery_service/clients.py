@@ -1,8 +1,10 @@
-"""Delivery's client for the sales service: reads an order and moves it through sales' internal API."""
+"""Delivery's view of the sales service (`Sales`) and its HTTP implementation over sales' internal API:
+read an order, move it along with its delivery."""
 
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 from urllib.parse import quote
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
@@ -28,8 +30,18 @@ class _ErrorDoc(BaseModel):
     error: str
 
 
+class Sales(Protocol):
+    """The sales service as delivery needs it."""
+
+    async def get_order(self, order_id: str) -> Order:
+        """The order; OrderNotFound when sales has none."""
+
+    async def move_order(self, order_id: str, status: OrderMove) -> None:
+        """Sales moved the order to `status` (or it was there already); OrderMoveRefused when not."""
+
+
 class SalesClient:
-    """Sales as delivery sees it; transport failures become 503/504 (see `Upstream.call`)."""
+    """`Sales` over HTTP; transport failures become 503/504 (see `Upstream.call`)."""
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream

@@ -1,10 +1,10 @@
-"""How routes reach delivery's wiring (built in `app.create_app`'s lifespan)."""
+"""How routes reach delivery's wiring (built by `app.create_app`)."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from delivery_service.clients import SalesClient
+from delivery_service.clients import Sales
 from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore
 
@@ -14,8 +14,8 @@ async def _store(request: Request) -> DeliveryStore:
     return store
 
 
-async def _sales(request: Request) -> SalesClient:
-    sales: SalesClient = request.app.state.sales
+async def _sales(request: Request) -> Sales:
+    sales: Sales = request.app.state.sales
     return sales
 
 
@@ -24,6 +24,6 @@ async def _settings(request: Request) -> DeliverySettings:
     return settings
 
 
-Store = Annotated[DeliveryStore, Depends(_store)]
-Sales = Annotated[SalesClient, Depends(_sales)]
-Settings = Annotated[DeliverySettings, Depends(_settings)]
+StoreDep = Annotated[DeliveryStore, Depends(_store)]
+SalesDep = Annotated[Sales, Depends(_sales)]
+SettingsDep = Annotated[DeliverySettings, Depends(_settings)]

@@ -67,7 +67,7 @@ class DeliveryDraft:
     estimated_date: date
     created_at: datetime
 
-    def as_delivery(self, delivery_id: str) -> Delivery:
+    def with_id(self, delivery_id: str) -> Delivery:
         history = (StatusChange("Pending", self.created_at),)
         return Delivery(
             delivery_id,

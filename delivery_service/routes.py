@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from delivery_service import services
-from delivery_service.deps import Sales, Settings, Store
+from delivery_service.deps import SalesDep, SettingsDep, StoreDep
 from delivery_service.domain import DeliveryStatus
 from delivery_service.schemas import DeliveryIn, DeliveryMoveIn, DeliveryOut
 from shared.schemas import error_responses
@@ -37,9 +37,9 @@ _SALES_DOWN = {
 async def create_delivery(
     body: DeliveryIn,
     caller: Caller,
-    store: Store,
-    sales: Sales,
-    settings: Settings,
+    store: StoreDep,
+    sales: SalesDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> DeliveryOut:
     """Schedule the delivery of a confirmed order, in status Pending.
@@ -64,7 +64,7 @@ async def create_delivery(
 )
 async def list_deliveries(
     caller: Caller,
-    store: Store,
+    store: StoreDep,
     paging: Paging,
     request: Request,
     response: Response,
@@ -84,7 +84,7 @@ async def list_deliveries(
     summary="Get a delivery",
     responses=error_responses({403: "The caller has no role", 404: "No such delivery"}),
 )
-async def get_delivery(delivery_id: str, caller: Caller, store: Store) -> DeliveryOut:
+async def get_delivery(delivery_id: str, caller: Caller, store: StoreDep) -> DeliveryOut:
     return DeliveryOut.of(await services.get_delivery(store, delivery_id, caller))
 
 
@@ -103,7 +103,12 @@ async def get_delivery(delivery_id: str, caller: Caller, store: Store) -> Delive
     ),
 )
 async def move_delivery(
-    delivery_id: str, body: DeliveryMoveIn, staff: Staff, store: Store, sales: Sales, settings: Settings
+    delivery_id: str,
+    body: DeliveryMoveIn,
+    staff: Staff,
+    store: StoreDep,
+    sales: SalesDep,
+    settings: SettingsDep,
 ) -> DeliveryOut:
     """Pending → Shipped → In Transit → Delivered, or Pending → Cancelled; each move is added to
     `history`. Shipped and Delivered move the order too, and fail with 409 if sales refuses."""

@@ -1,12 +1,13 @@
-"""Delivery's use cases; each receives the store and clients it works with."""
+"""Delivery's use cases; each receives the store and clients it works with, and counts what it
+changed in the domain metrics (`metrics.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
 
-from delivery_service import domain
-from delivery_service.clients import SalesClient
+from delivery_service import domain, metrics
+from delivery_service.clients import Sales
 from delivery_service.domain import (
     Delivery,
     DeliveryDraft,
@@ -25,7 +26,7 @@ from shared.principal import Principal
 
 async def schedule_delivery(
     store: DeliveryStore,
-    sales: SalesClient,
+    sales: Sales,
     *,
     order_id: str,
     address: str,
@@ -45,7 +46,9 @@ async def schedule_delivery(
         estimated_date=domain.estimated_date(order, requested_date, business_days),
         created_at=utcnow(),
     )
-    return await store.add_delivery(draft)
+    delivery = await store.add_delivery(draft)
+    metrics.scheduled()
+    return delivery
 
 
 async def get_delivery(
@@ -74,7 +77,7 @@ async def list_deliveries(
 
 
 async def move_delivery(
-    store: DeliveryStore, sales: SalesClient, delivery_id: str, to: DeliveryStatus, *, claim_seconds: int
+    store: DeliveryStore, sales: Sales, delivery_id: str, to: DeliveryStatus, *, claim_seconds: int
 ) -> Delivery:
     """Move a delivery to its next status. Shipped and Delivered move the order in sales first:
     sales' answer is the truth, so the delivery changes only once sales has said yes."""
@@ -82,7 +85,7 @@ async def move_delivery(
     domain.check_move(delivery.status, to)
     order_move = domain.ORDER_MOVES.get(to)
     if order_move is None:
-        return await store.move(delivery_id, delivery.status, to, utcnow())
+        return _counted(await store.move(delivery_id, delivery.status, to, utcnow()))
     # Held while sales is asked, so that a contrary move (Cancelled) cannot slip in between
     # sales' yes and the delivery's own move.
     now = utcnow()
@@ -95,11 +98,11 @@ async def move_delivery(
         raise
     # Any other failure (503, 504) keeps the claim until it expires: sales may have moved the
     # order before its answer was lost. The same move may be retried at once.
-    return await store.move(delivery_id, delivery.status, to, utcnow())
+    return _counted(await store.move(delivery_id, delivery.status, to, utcnow()))
 
 
 async def finish_moves(
-    store: DeliveryStore, sales: SalesClient, *, claim_seconds: int, grace: timedelta
+    store: DeliveryStore, sales: Sales, *, claim_seconds: int, grace: timedelta
 ) -> list[Delivery]:
     """Retry the sales half of moves whose call to sales failed, until sales takes or refuses them.
 
@@ -119,7 +122,14 @@ async def finish_moves(
         except AppError:
             continue  # sales still away: the next round tries again
         try:
-            finished.append(await store.move(delivery.delivery_id, delivery.status, claim.to, utcnow()))
+            finished.append(
+                _counted(await store.move(delivery.delivery_id, delivery.status, claim.to, utcnow()))
+            )
         except AppError:
             await store.release_claim(delivery.delivery_id, claim.token)  # moved otherwise meanwhile
     return finished
+
+
+def _counted(moved: Delivery) -> Delivery:
+    metrics.moved(moved.status)
+    return moved

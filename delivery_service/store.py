@@ -19,13 +19,15 @@ from shared.paging import Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
-# deliveries: id -> delivery; orders: order id -> its delivery's id (one delivery per order).
+# deliveries: id -> delivery (and the counter of delivery numbers); orders: order id -> its
+# delivery's id (one delivery per order).
 DELIVERIES, ORDERS = "deliveries", "orders"
 MOVING = "moving"  # deliveries held by a claim: a move sales may not have heard of yet
 
 
 class DeliveryStore(Protocol):
-    """Deliveries by id. Every method is atomic; ids are `del_<n>`, increasing, never reused."""
+    """Deliveries by id. Every method is atomic; ids are `del_<n>`, increasing, never reused (an add
+    refused after it took its number leaves a gap)."""
 
     async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
         """Store `draft` under the next id `del_<n>`; DeliveryExists if its order already has one."""
@@ -61,6 +63,9 @@ class DeliveryStore(Protocol):
     async def claimed(self) -> list[Delivery]:
         """Deliveries held by a claim, for the job that finishes interrupted moves."""
 
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -80,7 +85,9 @@ class DocDeliveryStore:
     async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
         if await self.docs.get(ORDERS, draft.order_id) is not None:
             raise DeliveryExists(draft.order_id)  # before taking a number: a plain refusal uses none
-        delivery = draft.as_delivery(f"del_{await self.docs.next_number(DELIVERIES)}")
+        # The number first, then the transaction: of adds racing for one order, those refused
+        # after taking theirs leave gaps.
+        delivery = draft.with_id(f"del_{await self.docs.next_number(DELIVERIES)}")
 
         async def work(tx: Tx) -> Delivery:
             if await tx.get(ORDERS, draft.order_id) is not None:
@@ -158,6 +165,9 @@ class DocDeliveryStore:
     async def claimed(self) -> list[Delivery]:
         found = [await self.get_delivery(delivery_id) for delivery_id in await self.docs.keys(MOVING)]
         return [delivery for delivery in found if delivery is not None and delivery.claim is not None]
+
+    async def open(self) -> None:
+        await self.docs.open()
 
     async def ping(self) -> None:
         await self.docs.ping()

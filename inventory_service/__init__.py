@@ -1,1 +1,1 @@
-"""The inventory service: the catalog, stock, and stock reservations (holds) for orders."""
+"""The inventory service: the catalog, its stock, and stock held for orders."""

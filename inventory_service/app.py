@@ -1,10 +1,11 @@
-"""Builds the inventory app: opens the store, seeds the default catalog, sweeps expired holds."""
+"""Builds the inventory app: its store, wired in `create_app`; the lifespan opens the store, seeds
+the default catalog and sweeps expired holds."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -13,33 +14,41 @@ from inventory_service.domain import DEFAULT_CATALOG
 from inventory_service.routes import books, internal
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore, InventoryStore
+from inventory_service.upgrade import upgrade
 from shared.app import create_service_app
-from shared.store.docs import open_docs
+from shared.store.docs import make_docs
 from shared.tasks import periodic
 
 log = logging.getLogger("inventory_service")
 
 
-def create_app(settings: InventorySettings | None = None, store: InventoryStore | None = None) -> FastAPI:
+def create_app(settings: InventorySettings | None = None, *, store: InventoryStore | None = None) -> FastAPI:
+    """The inventory app; `store` replaces the one the settings choose."""
     settings = settings or InventorySettings()
+    the_store = store or DocInventoryStore(make_docs(settings, "inventory", upgrade=upgrade))
+
+    async def sweep() -> None:
+        expired = await services.expire_holds(the_store)
+        if expired:
+            log.info("expired holds released", extra={"orders": expired})
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = the_store = store or DocInventoryStore(open_docs(settings, "inventory"))
-        app.state.readiness["store"] = the_store.ping
-
-        async def sweep() -> None:
-            expired = await services.expire_holds(the_store)
-            if expired:
-                log.info("expired holds released", extra={"orders": expired})
-
-        try:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
+            await the_store.open()
+            resources.push_async_callback(the_store.close)
             await the_store.seed(DEFAULT_CATALOG)  # once, even when several instances start together
-            async with periodic("expire-holds", settings.expiry_sweep_seconds, sweep):
-                yield
-        finally:
-            await the_store.close()
+            await resources.enter_async_context(
+                periodic("expire-holds", settings.expiry_sweep_seconds, sweep)
+            )
+            yield
 
-    app = create_service_app(title="Inventory service", lifespan=lifespan, routers=[books, internal])
-    app.state.settings = settings
+    app = create_service_app(
+        title="Inventory service",
+        lifespan=lifespan,
+        routers=[books, internal],
+        internal_secret=settings.internal_secret,
+    )
+    app.state.settings, app.state.store = settings, the_store
+    app.state.readiness["store"] = the_store.ping
     return app

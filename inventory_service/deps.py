@@ -1,4 +1,4 @@
-"""How routes reach inventory's wiring (built in `app.create_app`'s lifespan) and read the catalog filters."""
+"""How routes reach inventory's wiring (built by `app.create_app`) and read the catalog filters."""
 
 from typing import Annotated
 
@@ -31,6 +31,6 @@ async def _book_query(
     return BookQuery(q, author, in_stock)
 
 
-Store = Annotated[InventoryStore, Depends(_store)]
-Settings = Annotated[InventorySettings, Depends(_settings)]
+StoreDep = Annotated[InventoryStore, Depends(_store)]
+SettingsDep = Annotated[InventorySettings, Depends(_settings)]
 Filters = Annotated[BookQuery, Depends(_book_query)]

@@ -108,7 +108,7 @@ class HeldLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
+class Hold:
     """Units of one or more books held for one order, until committed, released or expired;
     a committed one is `returned` when its order is cancelled and its units go back to stock."""
 
@@ -120,6 +120,10 @@ class Reservation:
     def quantities(self) -> dict[str, int]:
         return {line.book_id: line.quantity for line in self.lines}
 
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "order_id": self.order_id,
@@ -129,9 +133,17 @@ class Reservation:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Reservation:
+    def from_doc(cls, doc: dict[str, Any]) -> Hold:
         lines = tuple(HeldLine(b, q, Decimal(p)) for b, q, p in doc["lines"])
         return cls(doc["order_id"], lines, doc["status"], datetime.fromisoformat(doc["expires_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one expiry sweep did: the holds it released, and those still held (not yet due)."""
+
+    released: tuple[Hold, ...]
+    still_held: tuple[Hold, ...]
 
 
 def normalize_isbn(raw: str) -> str | None:
@@ -208,12 +220,12 @@ class InsufficientStock(Conflict):
         super().__init__(f"Book {first} not available or insufficient stock", details=shortages)
 
 
-class ReservationNotFound(NotFound):
-    message = "Reservation not found"
+class HoldNotFound(NotFound):
+    message = "Hold not found"
 
 
-class ReservationConflict(Conflict):
-    """The reservation exists in a state (or with lines) that the request does not fit."""
+class HoldConflict(Conflict):
+    """The hold exists in a state (or with lines) that the request does not fit."""
 
 
 DEFAULT_CATALOG = (

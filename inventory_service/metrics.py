@@ -1,14 +1,15 @@
 """Inventory's domain metrics: units through the hold lifecycle, holds that timed out, holds open.
 
-Counted by the store once per change it makes (a retried hold or commit moves nothing and counts
-nothing); with several instances, sum the counters over instances, but take the max of
-`inventory_holds_open`, which every instance reads from the shared store."""
+Counted by the services layer once per change the store reports it made (a retried hold or
+commit moves nothing and counts nothing); with several instances, sum the counters over
+instances, but take the max of `inventory_holds_open`, which every instance reads from the shared
+store."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from inventory_service.domain import Reservation
+from inventory_service.domain import Hold, Sweep
 
 EVENTS = ("held", "committed", "released", "expired", "returned")
 
@@ -28,5 +29,13 @@ UNITS_ON_HOLD = Gauge("inventory_units_on_hold", "Units in those holds, as of th
 _children = {event: UNITS.labels(event) for event in EVENTS}  # every series exists from the start
 
 
-def units(event: str, reservation: Reservation) -> None:
-    _children[event].inc(sum(line.quantity for line in reservation.lines))
+def units(event: str, hold: Hold) -> None:
+    _children[event].inc(hold.units)
+
+
+def swept(sweep: Sweep) -> None:
+    for hold in sweep.released:
+        units("expired", hold)
+    HOLDS_EXPIRED.inc(len(sweep.released))
+    HOLDS_OPEN.set(len(sweep.still_held))
+    UNITS_ON_HOLD.set(sum(hold.units for hold in sweep.still_held))

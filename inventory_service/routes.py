@@ -1,17 +1,17 @@
-"""Inventory's HTTP routes: the public catalog under /api/books, holds under /internal/reservations."""
+"""Inventory's HTTP routes: the public catalog under /api/books, holds under /internal/holds."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from inventory_service import services
-from inventory_service.deps import Filters, Settings, Store
-from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, ReservationOut, StockIn
+from inventory_service.deps import Filters, SettingsDep, StoreDep
+from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, HoldOut, StockIn
 from shared.schemas import error_responses
 from shared.web import Admin, Caller, Paging, Staff, page_headers
 
 books = APIRouter(prefix="/api/books", tags=["books"])
-internal = APIRouter(prefix="/internal/reservations", tags=["internal"], include_in_schema=False)
+internal = APIRouter(prefix="/internal/holds", tags=["internal"], include_in_schema=False)
 
 NOT_STAFF = "The caller is not staff"
 
@@ -20,7 +20,7 @@ NOT_STAFF = "The caller is not staff"
     "", summary="List the catalog", responses=error_responses({400: "Invalid filter, limit or cursor"})
 )
 async def list_books(
-    _: Caller, store: Store, filters: Filters, paging: Paging, request: Request, response: Response
+    _: Caller, store: StoreDep, filters: Filters, paging: Paging, request: Request, response: Response
 ) -> dict[str, BookOut]:
     """Books keyed by id in catalog order (the order they were added); follow `Link` for more."""
     page = await services.list_books(store, filters, after=paging.after, limit=paging.limit)
@@ -29,7 +29,7 @@ async def list_books(
 
 
 @books.get("/{book_id}", summary="Get a book", responses=error_responses({404: "No such book"}))
-async def get_book(book_id: str, _: Caller, store: Store) -> BookOut:
+async def get_book(book_id: str, _: Caller, store: StoreDep) -> BookOut:
     """The book with this catalog id."""
     return BookOut.of(await services.get_book(store, book_id))
 
@@ -42,7 +42,7 @@ async def get_book(book_id: str, _: Caller, store: Store) -> BookOut:
         {400: "Invalid book (details per field)", 403: NOT_STAFF, 409: "The id or the ISBN is taken"}
     ),
 )
-async def add_book(body: BookIn, _: Staff, store: Store, response: Response) -> BookOut:
+async def add_book(body: BookIn, _: Staff, store: StoreDep, response: Response) -> BookOut:
     """Adds the book at the end of the catalog; without `id` it gets a fresh numeric one.
     An ISBN-10 and the ISBN-13 it becomes count as the same ISBN."""
     book = await services.add_book(store, body.new_book())
@@ -57,7 +57,7 @@ async def add_book(body: BookIn, _: Staff, store: Store, response: Response) -> 
         {400: "Invalid or no field to change", 403: NOT_STAFF, 404: "No such book", 409: "The ISBN is taken"}
     ),
 )
-async def edit_book(book_id: str, body: BookPatch, _: Staff, store: Store) -> BookOut:
+async def edit_book(book_id: str, body: BookPatch, _: Staff, store: StoreDep) -> BookOut:
     """Changes any of title, author, price and isbn; stock changes go through `/stock`."""
     return BookOut.of(await services.edit_book(store, book_id, body.changes()))
 
@@ -69,7 +69,7 @@ async def edit_book(book_id: str, body: BookPatch, _: Staff, store: Store) -> Bo
         {400: "Invalid delta", 403: NOT_STAFF, 404: "No such book", 409: "Not enough stock to remove"}
     ),
 )
-async def change_stock(book_id: str, body: StockIn, _: Staff, store: Store) -> BookOut:
+async def change_stock(book_id: str, body: StockIn, _: Staff, store: StoreDep) -> BookOut:
     """Adds `delta` units (negative: removes them, down to 0) in one step with concurrent orders."""
     return BookOut.of(await services.change_stock(store, book_id, body.delta))
 
@@ -82,36 +82,34 @@ async def change_stock(book_id: str, body: StockIn, _: Staff, store: Store) -> B
         {403: "The caller is not an admin", 404: "No such book", 409: "Units are held for an order"}
     ),
 )
-async def remove_book(book_id: str, _: Admin, store: Store) -> None:
+async def remove_book(book_id: str, _: Admin, store: StoreDep) -> None:
     """Removes the book from the catalog; refused while an order in progress holds units of it."""
     await services.remove_book(store, book_id)
 
 
 @internal.post("", status_code=201)
-async def hold(body: HoldIn, store: Store, settings: Settings, response: Response) -> ReservationOut:
-    reservation, created = await services.reserve_stock(
-        store, body.order_id, body.wanted(), settings.hold_ttl_seconds
-    )
+async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep, response: Response) -> HoldOut:
+    hold, created = await services.hold_stock(store, body.order_id, body.wanted(), settings.hold_ttl_seconds)
     if not created:
         response.status_code = 200
-    return ReservationOut.of(reservation)
+    return HoldOut.of(hold)
 
 
 @internal.get("/{order_id}")
-async def get_reservation(order_id: str, store: Store) -> ReservationOut:
-    return ReservationOut.of(await services.get_reservation(store, order_id))
+async def get_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.get_hold(store, order_id))
 
 
 @internal.post("/{order_id}/commit")
-async def commit(order_id: str, store: Store) -> ReservationOut:
-    return ReservationOut.of(await services.commit_reservation(store, order_id))
+async def commit_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.commit_hold(store, order_id))
 
 
 @internal.post("/{order_id}/release")
-async def release(order_id: str, store: Store) -> ReservationOut:
-    return ReservationOut.of(await services.release_reservation(store, order_id))
+async def release_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.release_hold(store, order_id))
 
 
 @internal.post("/{order_id}/return")
-async def return_units(order_id: str, store: Store) -> ReservationOut:
-    return ReservationOut.of(await services.return_reservation(store, order_id))
+async def return_hold(order_id: str, store: StoreDep) -> HoldOut:
+    return HoldOut.of(await services.return_hold(store, order_id))

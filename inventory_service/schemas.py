@@ -1,4 +1,4 @@
-"""Inventory's wire schemas (public books and the internal reservation calls)."""
+"""Inventory's wire schemas (public books and the internal hold calls)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from inventory_service.domain import Book, BookChanges, NewBook, Reservation, normalize_isbn
+from inventory_service.domain import Book, BookChanges, Hold, NewBook, normalize_isbn
 from shared.schemas import Money
 
 MAX_STOCK = 1_000_000_000
@@ -169,14 +169,14 @@ class HeldLineOut(BaseModel):
     unit_price: Money
 
 
-class ReservationOut(BaseModel):
+class HoldOut(BaseModel):
     order_id: str
     status: str
     lines: list[HeldLineOut]
     expires_at: datetime
 
     @classmethod
-    def of(cls, r: Reservation) -> ReservationOut:
+    def of(cls, r: Hold) -> HoldOut:
         lines = [
             HeldLineOut(book_id=ln.book_id, quantity=ln.quantity, unit_price=ln.unit_price) for ln in r.lines
         ]

@@ -1,20 +1,23 @@
-"""Inventory's use cases; each receives the store it works on."""
+"""Inventory's use cases; each receives the store it works on, and counts what it changed in the
+domain metrics (`metrics.py`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from inventory_service import metrics
 from inventory_service.domain import (
     Book,
     BookChanges,
     BookNotFound,
     BookQuery,
+    Hold,
+    HoldNotFound,
     NewBook,
     NothingToChange,
-    Reservation,
-    ReservationNotFound,
 )
 from inventory_service.store import InventoryStore
+from shared.clock import utcnow
 from shared.paging import Page
 
 
@@ -47,32 +50,43 @@ async def remove_book(store: InventoryStore, book_id: str) -> None:
     await store.delete_book(book_id)
 
 
-async def reserve_stock(
+async def hold_stock(
     store: InventoryStore, order_id: str, wanted: dict[str, int], ttl_seconds: float
-) -> tuple[Reservation, bool]:
+) -> tuple[Hold, bool]:
     """Hold `wanted` for `order_id`; also says whether this call made the hold (False on a retry)."""
-    return await store.hold(order_id, wanted, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+    hold, created = await store.hold(order_id, wanted, utcnow() + timedelta(seconds=ttl_seconds))
+    return _counted("held", hold, created), created
 
 
-async def commit_reservation(store: InventoryStore, order_id: str) -> Reservation:
-    return await store.commit(order_id)
+async def commit_hold(store: InventoryStore, order_id: str) -> Hold:
+    return _counted("committed", *await store.commit(order_id))
 
 
-async def release_reservation(store: InventoryStore, order_id: str) -> Reservation:
-    return await store.release(order_id)
+async def release_hold(store: InventoryStore, order_id: str) -> Hold:
+    return _counted("released", *await store.release(order_id))
 
 
-async def return_reservation(store: InventoryStore, order_id: str) -> Reservation:
+async def return_hold(store: InventoryStore, order_id: str) -> Hold:
     """Put a cancelled order's sold units back in stock."""
-    return await store.return_units(order_id)
+    return _counted("returned", *await store.return_units(order_id))
 
 
-async def get_reservation(store: InventoryStore, order_id: str) -> Reservation:
-    reservation = await store.get_reservation(order_id)
-    if reservation is None:
-        raise ReservationNotFound()
-    return reservation
+async def get_hold(store: InventoryStore, order_id: str) -> Hold:
+    hold = await store.get_hold(order_id)
+    if hold is None:
+        raise HoldNotFound()
+    return hold
 
 
-async def expire_holds(store: InventoryStore) -> list[str]:
-    return await store.expire_holds(datetime.now(UTC))
+async def expire_holds(store: InventoryStore, now: datetime | None = None) -> list[str]:
+    """Release every hold whose time is up (as of `now`, else the clock); their orders' ids."""
+    sweep = await store.expire_holds(now or utcnow())
+    metrics.swept(sweep)
+    return [hold.order_id for hold in sweep.released]
+
+
+def _counted(event: str, hold: Hold, changed: bool) -> Hold:
+    """Count a hold's units under `event` when this call changed it (a retry counts nothing)."""
+    if changed:
+        metrics.units(event, hold)
+    return hold

@@ -1,42 +1,31 @@
 """Inventory's store: the interface in domain words, and its one implementation on `Docs` (in memory,
-the JSON journal, or Redis shared by several instances)."""
+the JSON journal, or Redis shared by several instances), each change one transaction whose body is
+in `documents.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import Decimal
+from functools import partial  # binds a loop's variable where a lambda would not
 from typing import Any, Protocol
 
-from inventory_service import metrics
+from inventory_service import documents
+from inventory_service.documents import BOOKS, GENERATED, HOLDS, ISBNS, META, OPEN_HOLDS, POSITION
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
     Book,
     BookChanges,
     BookExists,
-    BookHeld,
-    BookNotFound,
     BookQuery,
-    HeldLine,
-    HoldStatus,
-    InsufficientStock,
+    Hold,
     IsbnTaken,
     NewBook,
-    NotEnoughStock,
-    Reservation,
-    ReservationConflict,
-    ReservationNotFound,
+    Sweep,
     isbn_key,
-    shortages,
 )
 from shared.paging import DEFAULT_LIMIT, Page
-from shared.store import Change, Tables
-from shared.store.docs import Docs, TablesDocs, Tx
-
-BOOKS, RESERVATIONS, HOLDS, ISBNS, META, SEQ = "books", "reservations", "holds", "isbns", "meta", "seq"
-POSITION = "book_position"  # counter of catalog positions
-GENERATED = "generated_book"  # counter of generated ids: the n-th is FIRST_GENERATED_ID - 1 + n
-OLD_GENERATED = "book_id"  # what an older JSON store kept instead: the last generated id itself
+from shared.store import Tables
+from shared.store.docs import Docs, TablesDocs
 
 
 class InventoryStore(Protocol):
@@ -65,27 +54,30 @@ class InventoryStore(Protocol):
     async def delete_book(self, book_id: str) -> None:
         """Remove a book; BookNotFound, or BookHeld while a hold in progress includes it."""
 
-    async def hold(
-        self, order_id: str, wanted: dict[str, int], expires_at: datetime
-    ) -> tuple[Reservation, bool]:
+    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
         """Take `wanted` units out of stock for `order_id`, all lines or none (InsufficientStock).
 
         Also says whether this call made the hold (False when it existed: a retry)."""
 
-    async def get_reservation(self, order_id: str) -> Reservation | None: ...
+    async def get_hold(self, order_id: str) -> Hold | None: ...
 
-    async def commit(self, order_id: str) -> Reservation:
-        """Make a hold final; committing again returns it, a released one is a conflict."""
+    async def commit(self, order_id: str) -> tuple[Hold, bool]:
+        """Make a hold final; committing again returns it, a released one is a conflict.
 
-    async def release(self, order_id: str) -> Reservation:
+        Like each move of a hold below, also says whether this call made it (False: a retry)."""
+
+    async def release(self, order_id: str) -> tuple[Hold, bool]:
         """Return a hold's units to stock; releasing again returns it, a committed one is a conflict."""
 
-    async def return_units(self, order_id: str) -> Reservation:
+    async def return_units(self, order_id: str) -> tuple[Hold, bool]:
         """Put a committed hold's units back in stock (its order was cancelled); returning again
         returns it, a held or released one is a conflict."""
 
-    async def expire_holds(self, now: datetime) -> list[str]:
-        """Release every hold whose time is up; the ids of the released orders."""
+    async def expire_holds(self, now: datetime) -> Sweep:
+        """Release every hold whose time is up as of `now`; what was released and what is still held."""
+
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
 
     async def ping(self) -> None: ...
 
@@ -93,31 +85,17 @@ class InventoryStore(Protocol):
 
 
 class DocInventoryStore:
-    """The inventory store on any `Docs` backend: every change is one transaction.
-
-    Each book document keeps its catalog position `pos`, the cursor of the catalog's pages; the
-    `isbns` table maps each ISBN (as ISBN-13) to its book, and `holds` lists the holds in progress."""
+    """The inventory store on any `Docs` backend: every change is one transaction."""
 
     def __init__(self, docs: Docs | Tables) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
-        if isinstance(self.docs, TablesDocs):
-            _upgrade(self.docs.tables)  # before ordering: the order needs every book's position
-        self.docs.order(BOOKS, _position, indexes={"author": lambda doc: str(doc["author"]).casefold()})
+        self.docs.order(BOOKS, documents.position, indexes={"author": documents.author})
 
     async def seed(self, books: Iterable[Book]) -> None:
         if await self.docs.get(META, "seeded"):
             return  # every start but the first: spend no positions
-        books = list(books)
-        positions = [await self.docs.next_number(POSITION) for _ in books]
-
-        async def work(tx: Tx) -> None:
-            if await tx.get(META, "seeded"):
-                return  # another instance starting at the same time seeded first
-            for book, position in zip(books, positions, strict=True):
-                _put_new(tx, book, position)
-            tx.put(META, "seeded", True)
-
-        await self.docs.atomic(work)
+        placed = [(book, await self.docs.next_number(POSITION)) for book in books]
+        await self.docs.atomic(lambda tx: documents.seed(tx, placed))
 
     async def get_book(self, book_id: str) -> Book | None:
         doc = await self.docs.get(BOOKS, book_id)
@@ -149,136 +127,60 @@ class DocInventoryStore:
             raise BookExists(new.id)
         if new.id is None and await self.docs.get(ISBNS, isbn_key(new.isbn)) is not None:
             raise IsbnTaken(new.isbn)
-        position = await self.docs.next_number(POSITION)
+        place = await self.docs.next_number(POSITION)
+        generated = new.id is None
         while True:
             book = new.with_id(new.id if new.id is not None else await self._free_id())
-
-            async def work(tx: Tx, book: Book = book) -> bool:
-                # The ISBN is read first: on Redis a refusing transaction's reads are not checked
-                # together, and a book added in between must still be refused for its id first.
-                isbn_owner = await tx.get(ISBNS, isbn_key(book.isbn))
-                if await tx.get(BOOKS, book.id) is not None:
-                    if new.id is None:
-                        return False  # a client chose this id meanwhile: take the next one
-                    raise BookExists(book.id)
-                if isbn_owner is not None:
-                    raise IsbnTaken(book.isbn)
-                _put_new(tx, book, position)
-                return True
-
-            if await self.docs.atomic(work):
+            if await self.docs.atomic(
+                partial(documents.add_book, book=book, place=place, generated=generated)
+            ):
                 return book
 
     async def update_book(self, book_id: str, changes: BookChanges) -> Book:
-        async def work(tx: Tx) -> Book:
-            doc = await _book_doc(tx, book_id)
-            book = Book.from_doc(doc)
-            updated = changes.apply(book)
-            old_key, new_key = isbn_key(book.isbn), isbn_key(updated.isbn)
-            if new_key != old_key:
-                if await tx.get(ISBNS, new_key) not in (None, book_id):
-                    raise IsbnTaken(updated.isbn)
-                if await tx.get(ISBNS, old_key) == book_id:
-                    tx.delete(ISBNS, old_key)
-                tx.put(ISBNS, new_key, book_id)
-            tx.put(BOOKS, book_id, {**doc, **updated.to_doc()})
-            return updated
-
-        return await self.docs.atomic(work)
+        return await self.docs.atomic(lambda tx: documents.update_book(tx, book_id, changes))
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        async def work(tx: Tx) -> Book:
-            doc = await _book_doc(tx, book_id)
-            if doc["stock"] + delta < 0:
-                raise NotEnoughStock(Book.from_doc(doc), delta)
-            doc = {**doc, "stock": doc["stock"] + delta}
-            tx.put(BOOKS, book_id, doc)
-            return Book.from_doc(doc)
-
-        return await self.docs.atomic(work)
+        return await self.docs.atomic(lambda tx: documents.adjust_stock(tx, book_id, delta))
 
     async def delete_book(self, book_id: str) -> None:
-        async def work(tx: Tx) -> None:
-            doc = await _book_doc(tx, book_id)
-            # Listed after the book was read: a hold made since then changed the book's stock, so
-            # on Redis this transaction runs again and sees it; a hold settled since then changed
-            # its reservation, read below.
-            for order_id in await self.docs.keys(HOLDS):
-                reservation = await _reservation(tx, order_id)
-                if reservation is not None and book_id in reservation.quantities():
-                    raise BookHeld(book_id)
-            tx.delete(BOOKS, book_id)
-            if await tx.get(ISBNS, isbn_key(doc["isbn"])) == book_id:
-                tx.delete(ISBNS, isbn_key(doc["isbn"]))
+        open_holds = lambda: self.docs.keys(OPEN_HOLDS)  # noqa: E731
+        await self.docs.atomic(lambda tx: documents.delete_book(tx, book_id, open_holds))
 
-        await self.docs.atomic(work)
+    async def get_hold(self, order_id: str) -> Hold | None:
+        doc = await self.docs.get(HOLDS, order_id)
+        return Hold.from_doc(doc) if doc else None
 
-    async def get_reservation(self, order_id: str) -> Reservation | None:
-        doc = await self.docs.get(RESERVATIONS, order_id)
-        return Reservation.from_doc(doc) if doc else None
+    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
+        return await self.docs.atomic(lambda tx: documents.hold(tx, order_id, wanted, expires_at))
 
-    async def hold(
-        self, order_id: str, wanted: dict[str, int], expires_at: datetime
-    ) -> tuple[Reservation, bool]:
-        async def work(tx: Tx) -> tuple[Reservation, bool]:
-            existing = await _reservation(tx, order_id)
-            if existing:
-                if existing.quantities() != wanted:
-                    raise ReservationConflict(f"Order {order_id} already holds other lines")
-                return existing, False
-            docs = {book_id: await tx.get(BOOKS, book_id) for book_id in wanted}
-            short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
-            if short:
-                raise InsufficientStock(short)
-            lines = []
-            for book_id, quantity in wanted.items():
-                doc = docs[book_id]
-                lines.append(HeldLine(book_id, quantity, Decimal(doc["price"])))
-                tx.put(BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity})
-            reservation = Reservation(order_id, tuple(lines), "held", expires_at)
-            tx.put(RESERVATIONS, order_id, reservation.to_doc())
-            tx.put(HOLDS, order_id, True)
-            return reservation, True
+    async def commit(self, order_id: str) -> tuple[Hold, bool]:
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "held", "committed", restock=False)
+        )
 
-        reservation, created = await self.docs.atomic(work)
-        if created:
-            metrics.units("held", reservation)
-        return reservation, created
+    async def release(self, order_id: str) -> tuple[Hold, bool]:
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "held", "released", restock=True)
+        )
 
-    async def commit(self, order_id: str) -> Reservation:
-        return await self._settle(order_id, "held", "committed", restock=False)
+    async def return_units(self, order_id: str) -> tuple[Hold, bool]:
+        return await self.docs.atomic(
+            lambda tx: documents.settle(tx, order_id, "committed", "returned", restock=True)
+        )
 
-    async def release(self, order_id: str) -> Reservation:
-        return await self._settle(order_id, "held", "released", restock=True)
-
-    async def return_units(self, order_id: str) -> Reservation:
-        return await self._settle(order_id, "committed", "returned", restock=True)
-
-    async def expire_holds(self, now: datetime) -> list[str]:
-        expired = []
-        still_open: dict[str, int] = {}  # units of each hold left open (by key: a re-run overwrites)
-        for order_id in await self.docs.keys(HOLDS):
+    async def expire_holds(self, now: datetime) -> Sweep:
+        released: list[Hold] = []
+        still_held: list[Hold] = []
+        for order_id in await self.docs.keys(OPEN_HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
-            async def work(tx: Tx, order_id: str = order_id) -> Reservation | None:
-                reservation = await _reservation(tx, order_id)
-                if reservation is None or reservation.status != "held":
-                    return None
-                if reservation.expires_at > now:
-                    still_open[order_id] = sum(reservation.quantities().values())
-                    return None
-                await _restock(tx, reservation)
-                _finish(tx, reservation, "released")
-                return reservation
+            hold = await self.docs.atomic(partial(documents.expire, order_id=order_id, now=now))
+            if hold is not None:
+                (released if hold.status == "released" else still_held).append(hold)
+        return Sweep(tuple(released), tuple(still_held))
 
-            reservation = await self.docs.atomic(work)
-            if reservation is not None:
-                expired.append(order_id)
-                metrics.units("expired", reservation)
-                metrics.HOLDS_EXPIRED.inc()
-        metrics.HOLDS_OPEN.set(len(still_open))
-        metrics.UNITS_ON_HOLD.set(sum(still_open.values()))
-        return expired
+    async def open(self) -> None:
+        await self.docs.open()
 
     async def ping(self) -> None:
         await self.docs.ping()
@@ -292,87 +194,3 @@ class DocInventoryStore:
             book_id = str(FIRST_GENERATED_ID - 1 + await self.docs.next_number(GENERATED))
             if await self.docs.get(BOOKS, book_id) is None:
                 return book_id
-
-    async def _settle(
-        self, order_id: str, source: HoldStatus, target: HoldStatus, *, restock: bool
-    ) -> Reservation:
-        """Move the reservation from `source` to `target`; one at `target` already is a retry."""
-
-        async def work(tx: Tx) -> tuple[Reservation, bool]:
-            reservation = await _reservation(tx, order_id)
-            if reservation is None:
-                raise ReservationNotFound()
-            if reservation.status == target:
-                return reservation, False
-            if reservation.status != source:
-                raise ReservationConflict(f"Reservation for {order_id} is {reservation.status}")
-            if restock:
-                await _restock(tx, reservation)
-            return _finish(tx, reservation, target), True
-
-        reservation, moved = await self.docs.atomic(work)
-        if moved:
-            metrics.units(target, reservation)
-        return reservation
-
-
-def _put_new(tx: Tx, book: Book, position: int) -> None:
-    tx.put(BOOKS, book.id, {**book.to_doc(), "pos": position})
-    tx.put(ISBNS, isbn_key(book.isbn), book.id)
-
-
-async def _book_doc(tx: Tx, book_id: str) -> dict[str, Any]:
-    doc: dict[str, Any] | None = await tx.get(BOOKS, book_id)
-    if doc is None:
-        raise BookNotFound()
-    return doc
-
-
-async def _reservation(tx: Tx, order_id: str) -> Reservation | None:
-    doc = await tx.get(RESERVATIONS, order_id)
-    return Reservation.from_doc(doc) if doc else None
-
-
-async def _restock(tx: Tx, reservation: Reservation) -> None:
-    for line in reservation.lines:
-        doc = await tx.get(BOOKS, line.book_id)
-        if doc is not None:  # a book deleted meanwhile has no stock to return to
-            tx.put(BOOKS, line.book_id, {**doc, "stock": doc["stock"] + line.quantity})
-
-
-def _finish(tx: Tx, reservation: Reservation, status: HoldStatus) -> Reservation:
-    done = Reservation(reservation.order_id, reservation.lines, status, reservation.expires_at)
-    tx.put(RESERVATIONS, done.order_id, done.to_doc())
-    tx.delete(HOLDS, done.order_id)
-    return done
-
-
-def _upgrade(tables: Tables) -> None:
-    """Bring what an older version left in a JSON store up to date, in one write: books without a
-    position get one (in their stored order) and an ISBN entry, and the generated-id counter its
-    new form. (Redis never held the older layout.)"""
-    books = tables.table(BOOKS)
-    stored = int(tables.get(SEQ, POSITION) or 0)
-    last = max([stored] + [doc["pos"] for doc in books.values() if "pos" in doc])
-    changes: list[Change] = []
-    indexed: set[str] = set()
-    for book_id, doc in books.items():
-        if "pos" not in doc:
-            last += 1
-            changes.append((BOOKS, book_id, {**doc, "pos": last}))
-        key = isbn_key(doc["isbn"])
-        if tables.get(ISBNS, key) is None and key not in indexed:
-            indexed.add(key)
-            changes.append((ISBNS, key, book_id))
-    if last != stored:
-        changes.append((SEQ, POSITION, last))
-    old_generated = tables.get(SEQ, OLD_GENERATED)
-    if old_generated is not None:
-        changes.append((SEQ, GENERATED, max(int(old_generated) - FIRST_GENERATED_ID + 1, 0)))
-        changes.append((SEQ, OLD_GENERATED, None))
-    if changes:
-        tables.write(changes)
-
-
-def _position(doc: dict[str, Any]) -> int:
-    return int(doc["pos"])

@@ -1,13 +1,13 @@
-"""Builds the sales app: opens the store, connects to inventory, and recovers interrupted sagas."""
+"""Builds the sales app: its store, the inventory upstream and the payment provider, wired in
+`create_app`; the lifespan opens the store and recovers interrupted sagas."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
-import httpx
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
@@ -18,65 +18,70 @@ from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
 from shared.app import create_service_app
-from shared.breaker import Protection
-from shared.http import Upstream, make_instances
-from shared.idempotency import DocsIdempotencyStore, IdempotencyMiddleware
+from shared.http import Instances, Upstream
+from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
 from shared.store import Tables
-from shared.store.docs import TablesDocs, open_docs
+from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic
 
 
 def create_app(
     settings: SalesSettings | None = None,
+    *,
     store: SalesStore | None = None,
-    inventory_http: httpx.AsyncClient | None = None,
+    inventory: Instances | None = None,
     payments: PaymentProvider | None = None,
 ) -> FastAPI:
+    """The sales app; `store`, `inventory` (what answers for the inventory service) and `payments`
+    (the provider) replace the real ones."""
     settings = settings or SalesSettings()
+    # An injected store keeps its own data; its idempotency keys get fresh tables.
+    docs = make_docs(settings, "sales") if store is None else TablesDocs(Tables())
+    the_store = store or DocSalesStore(docs)
+    idempotency = DocsIdempotencyStore(docs)
+    upstream = Upstream.from_settings(
+        "inventory", settings.inventory_url if inventory is None else inventory, settings
+    )
+    the_inventory = InventoryClient(upstream)
+    the_payments = TimedPayments(payments or _simulated(settings), settings.payment_timeout_seconds)
+    grace = timedelta(seconds=settings.recovery_grace_seconds)
+    recover = partial(services.recover_pending, the_store, the_inventory, the_payments, grace)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        docs = open_docs(settings, "sales") if store is None else TablesDocs(Tables())
-        the_store = store or DocSalesStore(docs)
-        app.state.idempotency = idempotency = DocsIdempotencyStore(docs)
-        upstream = Upstream(
-            "inventory",
-            inventory_http or make_instances(settings.inventory_url, settings),
-            Protection.from_settings(settings),
-            secret=settings.internal_secret,
-        )
-        inventory = InventoryClient(upstream)
-        app.state.store, app.state.inventory = the_store, inventory
-        provider = payments or SimulatedPayments(
-            failure_rate=settings.payment_failure_rate,
-            timeout_rate=settings.payment_timeout_rate,
-            seed=settings.payment_seed,
-        )
-        app.state.payments = the_payments = TimedPayments(provider, settings.payment_timeout_seconds)
-        app.state.readiness |= {"store": the_store.ping, "inventory": upstream.ready}
-        grace = timedelta(seconds=settings.recovery_grace_seconds)
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as resources:  # closes what was opened, last first, even on failure
+            resources.push_async_callback(upstream.aclose)
+            await the_store.open()
+            resources.push_async_callback(the_store.close)
+            await resources.enter_async_context(
+                periodic("recover-orders", settings.recovery_interval_seconds, recover)
+            )
+            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            yield
 
-        async def recover() -> None:
-            await services.recover_pending(the_store, inventory, the_payments, grace)
-
-        async def purge() -> None:
-            await idempotency.purge(time.time() - settings.idempotency_ttl_hours * 3600)
-
-        try:
-            async with (
-                periodic("recover-orders", settings.recovery_interval_seconds, recover),
-                periodic("purge-idempotency-keys", 3600, purge),
-            ):
-                yield
-        finally:
-            await upstream.aclose()
-            await the_store.close()
-
+    idempotent = Middleware(
+        IdempotencyMiddleware,
+        store=idempotency,
+        routes={("POST", "/api/orders")},
+        stale_after=STALE_AFTER_SECONDS,
+    )
     app = create_service_app(
         title="Sales service",
         lifespan=lifespan,
         routers=[orders, internal],
-        middleware=[Middleware(IdempotencyMiddleware, routes={("POST", "/api/orders")})],
+        middleware=[idempotent],
+        internal_secret=settings.internal_secret,
     )
-    app.state.settings = settings
+    app.state.settings, app.state.store = settings, the_store
+    app.state.inventory, app.state.payments = the_inventory, the_payments
+    app.state.readiness |= {"store": the_store.ping, "inventory": upstream.ready}
     return app
+
+
+def _simulated(settings: SalesSettings) -> PaymentProvider:
+    """The provider the shop runs with until a real one is wired (see SimulatedPayments)."""
+    return SimulatedPayments(
+        failure_rate=settings.payment_failure_rate,
+        timeout_rate=settings.payment_timeout_rate,
+        seed=settings.payment_seed,
+    )

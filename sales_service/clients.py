@@ -1,4 +1,5 @@
-"""Sales' view of the inventory service: hold, commit and release stock over HTTP, keyed by order id."""
+"""Sales' view of the inventory service (`Inventory`) and its HTTP implementation: hold, commit,
+release and return stock, keyed by order id."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class HoldLost(Conflict):
 
 
 class Inventory(Protocol):
+    """The inventory service as sales needs it: stock held for an order, then settled one way."""
+
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
         """Hold every line or none (OutOfStock); the unit price of each held book."""
 
@@ -31,7 +34,7 @@ class Inventory(Protocol):
 
 
 class InventoryClient:
-    """The inventory service's internal reservation API."""
+    """`Inventory` over the inventory service's internal API."""
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -39,9 +42,7 @@ class InventoryClient:
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
         lines = [{"book_id": book_id, "quantity": quantity} for book_id, quantity in wanted.items()]
         response = await retry_idempotent(  # a hold is keyed by order id: a retry never holds twice
-            lambda: self.upstream.call(
-                "POST", "/internal/reservations", json={"order_id": order_id, "lines": lines}
-            )
+            lambda: self.upstream.call("POST", "/internal/holds", json={"order_id": order_id, "lines": lines})
         )
         if response.status_code in (200, 201):
             return _prices(response, order_id, wanted)
@@ -51,25 +52,19 @@ class InventoryClient:
         raise _unexpected(response)
 
     async def commit(self, order_id: str) -> None:
-        response = await self.upstream.call(
-            "POST", f"/internal/reservations/{quote(order_id, safe='')}/commit"
-        )
+        response = await self.upstream.call("POST", f"/internal/holds/{quote(order_id, safe='')}/commit")
         if response.status_code in (404, 409):
             raise HoldLost(f"The stock held for {order_id} was released")
         if response.status_code != 200:
             raise _unexpected(response)
 
     async def return_units(self, order_id: str) -> None:
-        response = await self.upstream.call(
-            "POST", f"/internal/reservations/{quote(order_id, safe='')}/return"
-        )
+        response = await self.upstream.call("POST", f"/internal/holds/{quote(order_id, safe='')}/return")
         if response.status_code != 200:
             raise _unexpected(response)
 
     async def release(self, order_id: str) -> None:
-        response = await self.upstream.call(
-            "POST", f"/internal/reservations/{quote(order_id, safe='')}/release"
-        )
+        response = await self.upstream.call("POST", f"/internal/holds/{quote(order_id, safe='')}/release")
         if response.status_code not in (200, 404):  # 404: the hold never reached inventory
             raise _unexpected(response)
 
@@ -80,7 +75,7 @@ class _HeldLine(BaseModel):
     unit_price: Decimal
 
 
-class _Reservation(BaseModel):
+class _Hold(BaseModel):
     order_id: str
     status: str
     lines: list[_HeldLine]
@@ -89,10 +84,10 @@ class _Reservation(BaseModel):
 def _prices(response: UpstreamResponse, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
     """The unit prices of a hold that matches what was asked, or 503: never trust a garbled answer."""
     try:
-        held = _Reservation.model_validate_json(response.content)
+        held = _Hold.model_validate_json(response.content)
     except ValidationError as exc:
         raise _unexpected(response) from exc
-    if held.status != "held":  # an old reservation under a reused order id: never sell without stock
+    if held.status != "held":  # an old hold under a reused order id: never sell without stock
         raise Conflict(f"Inventory already settled a hold for {order_id}")
     if held.order_id != order_id or {ln.book_id: ln.quantity for ln in held.lines} != wanted:
         raise _unexpected(response)

@@ -1,4 +1,4 @@
-"""How routes reach sales' wiring (built in `app.create_app`'s lifespan)."""
+"""How routes reach sales' wiring (built by `app.create_app`)."""
 
 from typing import Annotated
 
@@ -24,6 +24,6 @@ async def _payments(request: Request) -> PaymentProvider:
     return payments
 
 
-Store = Annotated[SalesStore, Depends(_store)]
+StoreDep = Annotated[SalesStore, Depends(_store)]
 InventoryDep = Annotated[Inventory, Depends(_inventory)]
-Payments = Annotated[PaymentProvider, Depends(_payments)]
+PaymentsDep = Annotated[PaymentProvider, Depends(_payments)]

@@ -43,6 +43,9 @@ class Order:
         """A saga still to finish: being placed, or cancelled with the refund not yet given."""
         return self.status == "Pending" or (self.status == "Cancelled" and self.payment_status == "Paid")
 
+    def with_id(self, order_id: str) -> Order:
+        return dataclasses.replace(self, order_id=order_id)
+
     def wanted(self) -> dict[str, int]:
         return {line.book_id: line.quantity for line in self.lines}
 

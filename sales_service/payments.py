@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from sales_service import metrics
 from shared.errors import ServiceUnavailable
 
 
@@ -88,8 +87,7 @@ class SimulatedPayments:
 
 
 class TimedPayments:
-    """A provider whose every call answers within `timeout` seconds or raises PaymentTimeout (503);
-    every call and its outcome is counted in `payments_total`."""
+    """A provider whose every call answers within `timeout` seconds or raises PaymentTimeout (503)."""
 
     def __init__(self, provider: PaymentProvider, timeout: float) -> None:
         self.provider = provider
@@ -98,25 +96,13 @@ class TimedPayments:
     async def charge(self, order_id: str, amount: Decimal, method: str, token: str | None) -> Charge:
         try:
             async with asyncio.timeout(self.timeout):
-                charge = await self.provider.charge(order_id, amount, method, token)
+                return await self.provider.charge(order_id, amount, method, token)
         except TimeoutError:
-            metrics.payment("charge", "timeout")
             raise PaymentTimeout() from None
-        except PaymentUnavailable:
-            metrics.payment("charge", "unavailable")
-            raise
-        metrics.payment("charge", "approved" if charge.approved else "declined")
-        return charge
 
     async def refund(self, order_id: str) -> bool:
         try:
             async with asyncio.timeout(self.timeout):
-                refunded = await self.provider.refund(order_id)
+                return await self.provider.refund(order_id)
         except TimeoutError:
-            metrics.payment("refund", "timeout")
             raise PaymentTimeout() from None
-        except PaymentUnavailable:
-            metrics.payment("refund", "unavailable")
-            raise
-        metrics.payment("refund", "refunded" if refunded else "nothing")
-        return refunded

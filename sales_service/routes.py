@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sales_service import services
-from sales_service.deps import InventoryDep, Payments, Store
+from sales_service.deps import InventoryDep, PaymentsDep, StoreDep
 from sales_service.domain import OrderStatus
 from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
 from shared.schemas import error_responses
@@ -35,9 +35,9 @@ internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_sc
 async def place_order(
     body: OrderIn,
     caller: Caller,
-    store: Store,
+    store: StoreDep,
     inventory: InventoryDep,
-    payments: Payments,
+    payments: PaymentsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
     """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry safely."""
@@ -57,7 +57,7 @@ async def place_order(
 @orders.get("", summary="List orders", responses=error_responses({400: "Invalid filter, limit or cursor"}))
 async def list_orders(
     caller: Caller,
-    store: Store,
+    store: StoreDep,
     paging: Paging,
     request: Request,
     response: Response,
@@ -73,7 +73,7 @@ async def list_orders(
 
 
 @orders.get("/{order_id}", summary="Get an order", responses=error_responses({404: "No such order"}))
-async def get_order(order_id: str, caller: Caller, store: Store) -> OrderOut:
+async def get_order(order_id: str, caller: Caller, store: StoreDep) -> OrderOut:
     return OrderOut.of(await services.get_order(store, order_id, caller))
 
 
@@ -89,17 +89,17 @@ async def get_order(order_id: str, caller: Caller, store: Store) -> OrderOut:
     ),
 )
 async def cancel_order(
-    order_id: str, caller: Caller, store: Store, inventory: InventoryDep, payments: Payments
+    order_id: str, caller: Caller, store: StoreDep, inventory: InventoryDep, payments: PaymentsDep
 ) -> OrderOut:
     """Refunds the payment and returns the units to stock; cancelling again returns it unchanged."""
     return OrderOut.of(await services.cancel_order(store, inventory, payments, order_id, caller))
 
 
 @internal.get("/{order_id}")
-async def get_order_internal(order_id: str, store: Store) -> OrderOut:
+async def get_order_internal(order_id: str, store: StoreDep) -> OrderOut:
     return OrderOut.of(await services.get_order(store, order_id))
 
 
 @internal.post("/{order_id}/status")
-async def move_for_delivery(order_id: str, body: DeliveryMoveIn, store: Store) -> OrderOut:
+async def move_for_delivery(order_id: str, body: DeliveryMoveIn, store: StoreDep) -> OrderOut:
     return OrderOut.of(await services.move_for_delivery(store, order_id, body.status))

@@ -1,4 +1,5 @@
 """Sales' use cases. `place_order` is the selling saga: hold stock, take payment, commit the hold.
+The domain metrics (`metrics.py`: orders by outcome, payments) are counted here.
 
 Every step is keyed by the order id and so idempotent; the order is stored `Pending` before the
 first step and its payment recorded before the commit, so `recover_order` can finish or undo a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
@@ -21,7 +23,7 @@ from sales_service.domain import (
     PaymentDeclined,
     PaymentMethod,
 )
-from sales_service.payments import PaymentProvider, PaymentUnavailable
+from sales_service.payments import Charge, PaymentProvider, PaymentTimeout, PaymentUnavailable
 from sales_service.store import SalesStore
 from shared.clock import utcnow
 from shared.errors import AppError, Forbidden, ServiceUnavailable
@@ -59,7 +61,9 @@ async def place_order(
         raise
     order = order.priced(prices)
     try:
-        charge = await payments.charge(order.order_id, order.total_amount, payment_method, payment_token)
+        charge = await take_payment(
+            payments, order.order_id, order.total_amount, payment_method, payment_token
+        )
     except PaymentUnavailable:  # down, or too slow (PaymentTimeout): 503 with Retry-After
         await _void(store, inventory, payments, order)
         raise
@@ -78,7 +82,7 @@ async def _confirm(store: SalesStore, inventory: Inventory, payments: PaymentPro
     try:
         await retry_idempotent(lambda: inventory.commit(order.order_id))
     except HoldLost:
-        await payments.refund(order.order_id)
+        await refund_payment(payments, order.order_id)
         await store.save_order(order.moved("Failed", "Refunded"))
         metrics.order("failed")
         raise
@@ -108,7 +112,7 @@ async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvid
     stays Pending, and recovery releases, refunds and fails it."""
     await _release_quietly(inventory, order.order_id)
     try:
-        refunded = await payments.refund(order.order_id)
+        refunded = await refund_payment(payments, order.order_id)
     except AppError as exc:
         log.warning(
             "void failed; recovery retries it", extra={"order_id": order.order_id, "error": exc.message}
@@ -116,6 +120,34 @@ async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvid
         return
     await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
     metrics.order("failed")
+
+
+async def take_payment(
+    payments: PaymentProvider, order_id: str, amount: Decimal, method: str, token: str | None
+) -> Charge:
+    """Charge the order through the provider, counting the answer in the domain metrics."""
+    try:
+        charge = await payments.charge(order_id, amount, method, token)
+    except PaymentUnavailable as exc:
+        metrics.payment("charge", _failure(exc))
+        raise
+    metrics.payment("charge", "approved" if charge.approved else "declined")
+    return charge
+
+
+async def refund_payment(payments: PaymentProvider, order_id: str) -> bool:
+    """Refund the order's charge, if any (whether there was one), counting the answer."""
+    try:
+        refunded = await payments.refund(order_id)
+    except PaymentUnavailable as exc:
+        metrics.payment("refund", _failure(exc))
+        raise
+    metrics.payment("refund", "refunded" if refunded else "nothing")
+    return refunded
+
+
+def _failure(exc: PaymentUnavailable) -> str:
+    return "timeout" if isinstance(exc, PaymentTimeout) else "unavailable"
 
 
 async def get_order(store: SalesStore, order_id: str, principal: Principal | None = None) -> Order:
@@ -166,7 +198,7 @@ async def cancel_order(
 async def _refund_cancelled(
     store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
 ) -> Order:
-    await payments.refund(order.order_id)
+    await refund_payment(payments, order.order_id)
     await retry_idempotent(lambda: inventory.return_units(order.order_id))
     refunded = order.moved("Cancelled", "Refunded")
     await store.save_order(refunded)
@@ -192,7 +224,7 @@ async def recover_order(
         except HoldLost:
             return order.moved("Failed", "Refunded")
     await inventory.release(order.order_id)
-    refunded = await payments.refund(order.order_id)  # void a charge the crash may have hidden from us
+    refunded = await refund_payment(payments, order.order_id)  # void a charge a crash may have hidden
     failed = order.moved("Failed", "Refunded" if refunded else None)
     await store.save_order(failed)
     metrics.order("failed")

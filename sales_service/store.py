@@ -3,7 +3,6 @@ the JSON journal, or Redis shared by several instances)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Protocol
 
 from sales_service.domain import Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
@@ -12,10 +11,12 @@ from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
 ORDERS, PENDING = "orders", "pending"
+ORDER_NUMBERS = "order"  # the counter of order numbers
 
 
 class SalesStore(Protocol):
-    """Orders by id. Every method is atomic; ids are `order_<n>`, increasing, never reused."""
+    """Orders by id. Every method is atomic; ids are `order_<n>`, increasing, never reused (an add
+    that fails after it took its number leaves a gap)."""
 
     async def add_order(self, draft: Order) -> Order:
         """Store `draft` under the next order id and return it with that id."""
@@ -39,6 +40,9 @@ class SalesStore(Protocol):
     async def pending_orders(self) -> list[Order]:
         """Orders whose saga has not finished (for recovery after a crash)."""
 
+    async def open(self) -> None:
+        """Load what is stored; once, before any other call."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -52,7 +56,7 @@ class DocSalesStore:
         self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]})
 
     async def add_order(self, draft: Order) -> Order:
-        order = dataclasses.replace(draft, order_id=f"order_{await self.docs.next_number('order')}")
+        order = draft.with_id(f"order_{await self.docs.next_number(ORDER_NUMBERS)}")
         await self.save_order(order)
         return order
 
@@ -105,6 +109,9 @@ class DocSalesStore:
     async def pending_orders(self) -> list[Order]:
         orders = [await self.get_order(order_id) for order_id in await self.docs.keys(PENDING)]
         return [order for order in orders if order is not None]
+
+    async def open(self) -> None:
+        await self.docs.open()
 
     async def ping(self) -> None:
         await self.docs.ping()

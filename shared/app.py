@@ -1,5 +1,6 @@
 """The application factory every service and the gateway build on: envelope errors, request ids,
-health routes, readiness checks registered by the lifespan, and `/metrics`."""
+health routes, readiness checks, internal signatures and `/metrics`; and the one way a service
+builds an upstream it calls."""
 
 from __future__ import annotations
 
@@ -113,6 +114,13 @@ async def readyz(request: Request) -> Response:
     return Response(b'{"status":"ready"}', media_type="application/json")
 
 
+class _Unset:
+    """No internal secret was passed (None is a value: development, every call trusted)."""
+
+
+_UNSET = _Unset()
+
+
 def create_service_app(
     *,
     title: str,
@@ -120,20 +128,24 @@ def create_service_app(
     routers: Sequence[APIRouter],
     middleware: Sequence[Middleware] = (),
     internal: bool = True,
+    internal_secret: str | _Unset | None = _UNSET,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """A FastAPI app with the house conventions; the lifespan wires stores, clients and readiness.
+    """A FastAPI app with the house conventions; the lifespan opens and closes what the caller built.
 
     `middleware` runs inside the request-id middleware, so it sees the request's id. An `internal`
-    app (every service; not the gateway) answers only calls signed with the internal secret.
+    app (every service; not the gateway) answers only calls signed with `internal_secret`, which it
+    must be given (None: development, open), so a service that forgets it fails to start.
     """
+    if internal and isinstance(internal_secret, _Unset):
+        raise TypeError("an internal app needs internal_secret= (None: development, every call trusted)")
     app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
     app.state.readiness = {}
     install_error_handlers(app)
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
-    if internal:
-        app.add_middleware(InternalAuthMiddleware)
+    if internal and not isinstance(internal_secret, _Unset):
+        app.add_middleware(InternalAuthMiddleware, secret=internal_secret)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health)
     app.include_router(metrics.router)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import logging
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -23,12 +24,14 @@ from shared.asgi import read_body, reply, reply_error
 from shared.principal import SUBJECT_HEADER
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
+from shared.tasks import periodic
 
 log = logging.getLogger("shared.idempotency")
 
 HEADER = b"idempotency-key"
 REPLAYED = (b"idempotent-replayed", b"true")
 MAX_KEY_LENGTH = 255
+STALE_AFTER_SECONDS = 60.0  # longer than any request takes: a claim this old lost its process
 _NOT_STORED = {b"date", b"server", b"content-length", b"x-request-id"}
 
 
@@ -121,6 +124,15 @@ class DocsIdempotencyStore:
         return purged
 
 
+def purging(store: IdempotencyStore, ttl_hours: float) -> AbstractAsyncContextManager[None]:
+    """While open, purge the records older than `ttl_hours` every hour."""
+
+    async def purge() -> None:
+        await store.purge(time.time() - ttl_hours * 3600)
+
+    return periodic("purge-idempotency-keys", 3600, purge)
+
+
 def _recorded(doc: dict[str, Any]) -> Recorded:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in doc["headers"]]
     return Recorded(doc["status"], headers, base64.b64decode(doc["body"]))
@@ -136,10 +148,13 @@ def fingerprint(body: bytes) -> str:
 
 
 class IdempotencyMiddleware:
-    """Applies `Idempotency-Key` to the given (method, path) pairs; the store is `app.state.idempotency`."""
+    """Applies `Idempotency-Key` to the given (method, path) pairs, keeping its records in `store`."""
 
-    def __init__(self, app: ASGIApp, *, routes: set[tuple[str, str]], stale_after: float = 60.0) -> None:
+    def __init__(
+        self, app: ASGIApp, *, store: IdempotencyStore, routes: set[tuple[str, str]], stale_after: float
+    ) -> None:
         self.app = app
+        self.store = store
         self.routes = routes
         self.stale_after = stale_after
 
@@ -157,7 +172,7 @@ class IdempotencyMiddleware:
         key = hashlib.sha256(
             b"\n".join([subject, scope["method"].encode(), scope["path"].encode(), raw_key])
         ).hexdigest()
-        store: IdempotencyStore = scope["app"].state.idempotency
+        store = self.store
         claim = await store.claim(key, fingerprint(body), time.time(), self.stale_after)
         if claim.outcome == "replay" and claim.recorded is not None:
             recorded = claim.recorded

@@ -52,15 +52,17 @@ def verify(
 
 
 class InternalAuthMiddleware:
-    """401 for any request (but health checks and metrics) without a valid internal signature, when the app's
-    settings (`app.state.settings.internal_secret`) name a secret."""
+    """401 for any request (but health checks and metrics) without a valid signature under `secret`.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `secret` is required: None (development, every call trusted) has to be said, so a service that
+    forgets to wire its secret fails to start instead of running open."""
+
+    def __init__(self, app: ASGIApp, *, secret: str | None) -> None:
         self.app = app
+        self.secret = secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        settings = getattr(scope["app"].state, "settings", None) if "app" in scope else None
-        secret = getattr(settings, "internal_secret", None)
+        secret = self.secret
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or not secret:
             await self.app(scope, receive, send)
             return

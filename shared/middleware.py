@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -75,20 +76,24 @@ class RequestContextMiddleware:
                 raise
             await reply_error(send_with_id, 500, "Internal server error")
         finally:
-            elapsed = time.perf_counter() - started
-            route = route_of(scope)
-            metrics.observe_request(route, method, status, elapsed)
-            tracing.end(hop, method, route, status)
-            extra = {
-                "method": method,
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "subject": state.get("subject"),
-            }
-            if "error" in state:
-                extra["error"] = state["error"]
-            access_log.info("request", extra=extra)
+            _account(scope, state, status, time.perf_counter() - started, hop)
             tracing.current.reset(trace_token)
             request_id_var.reset(token)
+
+
+def _account(scope: Scope, state: dict[str, Any], status: int, elapsed: float, hop: tracing.Hop) -> None:
+    """Count, trace and log one answered request by its route template."""
+    method, route = scope["method"], route_of(scope)
+    metrics.observe_request(route, method, status, elapsed)
+    tracing.end(hop, method, route, status)
+    extra = {
+        "method": method,
+        "path": scope["path"],
+        "route": route,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+        "subject": state.get("subject"),
+    }
+    if "error" in state:
+        extra["error"] = state["error"]
+    access_log.info("request", extra=extra)

@@ -17,8 +17,9 @@ from typing import Any, Protocol, TypeVar
 from shared.metrics import timed
 from shared.paging import Page
 from shared.settings import ServiceSettings
+from shared.store.journal import Journal
 from shared.store.ordering import IndexKey, SortKey
-from shared.store.tables import Change, Tables
+from shared.store.tables import Change, Tables, Upgrade
 
 T = TypeVar("T")
 
@@ -34,10 +35,15 @@ class Tx(Protocol):
 
 
 class Docs(Protocol):
-    """JSON documents by table and key, with atomic transactions, ordered pages and counters."""
+    """JSON documents by table and key, with atomic transactions, ordered pages and counters.
+
+    Constructing one touches no file and no socket; `open` loads what is stored."""
 
     def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use."""
+
+    async def open(self) -> None:
+        """Load what is stored (a JSON journal is locked and replayed here); once, before use."""
 
     async def get(self, table: str, key: str) -> Any: ...
 
@@ -86,15 +92,20 @@ class _TablesTx:
 
 
 class TablesDocs:
-    """`Docs` on in-process Tables (in memory, or journaled to a JSON file)."""
+    """`Docs` on in-process Tables (in memory, or journaled to a JSON file); `upgrade` brings what
+    an older version left in the journal up to date as it opens, before the orderings are built."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, *, upgrade: Upgrade | None = None) -> None:
         self.tables = tables
         self.backend = "json" if tables.durable else "memory"
+        self._upgrade = upgrade
         self._lock = asyncio.Lock()
 
     def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         self.tables.order(table, sort_key, indexes)
+
+    async def open(self) -> None:
+        self.tables.load(self._upgrade)
 
     @timed("get")
     async def get(self, table: str, key: str) -> Any:
@@ -141,13 +152,13 @@ class TablesDocs:
         self.tables.close()
 
 
-def open_docs(settings: ServiceSettings, service: str) -> Docs:
-    """The store a service's settings choose: `memory`, `json` (under data_dir) or `redis`."""
+def make_docs(settings: ServiceSettings, service: str, *, upgrade: Upgrade | None = None) -> Docs:
+    """The store a service's settings choose, not yet opened: `memory`, `json` (under data_dir) or
+    `redis`. `upgrade` runs on the in-process tables only (see `TablesDocs`)."""
     if settings.store == "redis":
         from shared.store.redis_docs import RedisDocs
 
         prefix = settings.redis_prefix or f"{service}:"
         return RedisDocs.from_url(settings.redis_url, prefix, timeout=settings.request_timeout)
-    if settings.store == "memory":
-        return TablesDocs(Tables())
-    return TablesDocs(Tables.open(settings.data_dir, fsync=settings.fsync))
+    journal = Journal(settings.data_dir, fsync=settings.fsync) if settings.store == "json" else None
+    return TablesDocs(Tables(journal), upgrade=upgrade)

@@ -3,10 +3,10 @@
 Layout under the service's own prefix (never another service's keys):
 `<p><table>:<key>` the JSON document; `<p><table>:~keys` a set of the table's keys;
 `<p><table>:~order` and `<p><table>:~idx:<name>:<value>` sorted sets scored by sort key;
-`<p>~seq:<name>` the counters. A transaction reads with plain GETs and commits with one Lua
-script (compare and set) that applies its writes, with the sets that index them, only if every
-key it read still holds what it read: all of it lands or none, and a conflicting change by
-another client makes it run again. One round trip per key read and one to commit, where
+`<p>~seq:<name>` the counters. A transaction (`redis_tx.py`) reads with plain GETs and commits
+with one Lua script (compare and set) that applies its writes, with the sets that index them,
+only if every key it read still holds what it read: all of it lands or none, and a conflicting
+change by another client makes it run again. One round trip per key read and one to commit, where
 WATCH/GET/MULTI/EXEC took two per key and three more to commit, most of an order's client work.
 """
 
@@ -30,36 +30,13 @@ from shared.errors import AppError, ServiceUnavailable
 from shared.metrics import timed
 from shared.paging import Page
 from shared.store.ordering import IndexKey, SortKey
+from shared.store.redis_tx import COMPARE_AND_SET, Op, RedisTx
 
 log = logging.getLogger("shared.store.redis")
 T = TypeVar("T")
 
 _MAX_ATTEMPTS = 100  # optimistic retries of one transaction before giving up with 503
 _SCAN_BATCH = 256
-
-# Compare and set, atomic as every script is. The checks: KEYS[1..ARGV[1]] must hold exactly the
-# bytes ARGV[3..], and the keys after them up to KEYS[ARGV[2]] must be absent; if any differs,
-# nothing is written and the answer is 0. Then the ops (from `write_ops`) run in order, each as
-# command, index into KEYS, argument count, arguments: every key a script touches is in KEYS, as
-# Redis requires of scripts that must run on a cluster or a proxy.
-_COMPARE_AND_SET = """
-local present, checked = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, present do
-  if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] then return 0 end
-end
-for i = present + 1, checked do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
-end
-local a = present + 3
-while a <= #ARGV do
-  local n = tonumber(ARGV[a + 2])
-  redis.call(ARGV[a], KEYS[tonumber(ARGV[a + 1])], unpack(ARGV, a + 3, a + 2 + n))
-  a = a + 3 + n
-end
-return 1
-"""
-
-Op = tuple[Any, ...]  # (command, key, *arguments)
 
 
 @asynccontextmanager
@@ -85,68 +62,6 @@ class _Ordering:
         )
 
 
-class _RedisTx:
-    """What one attempt read (as raw bytes too, to compare at commit) and the writes it will make."""
-
-    def __init__(self, docs: RedisDocs) -> None:
-        self.docs = docs
-        self.raw: dict[tuple[str, str], bytes | None] = {}
-        self.read: dict[tuple[str, str], Any] = {}
-        self.writes: dict[tuple[str, str], Any] = {}
-
-    async def get(self, table: str, key: str) -> Any:
-        if (table, key) in self.writes:
-            return self.writes[table, key]
-        if (table, key) not in self.read:
-            raw = await self.docs.redis.get(self.docs.doc_key(table, key))
-            self._remember((table, key), cast(bytes | None, raw))
-        return self.read[table, key]
-
-    def _remember(self, item: tuple[str, str], raw: bytes | None) -> None:
-        self.raw[item] = raw
-        self.read[item] = orjson.loads(raw) if raw is not None else None
-
-    def put(self, table: str, key: str, doc: Any) -> None:
-        self.writes[table, key] = doc
-
-    def delete(self, table: str, key: str) -> None:
-        self.writes[table, key] = None
-
-    async def validate(self) -> bool:
-        """Whether what was read is one consistent view: a single GET is atomic by itself,
-        several must all still hold what they held (the script with checks only)."""
-        return len(self.raw) < 2 or await self._compare_and_set([])
-
-    async def commit(self) -> bool:
-        """Apply the writes if nothing read changed since; False for a conflict (run again)."""
-        # The old value of every key written decides the index maintenance, so it is read (in
-        # one round trip for all) and checked like the rest.
-        unread = [item for item in self.writes if item not in self.read]
-        if unread:
-            names = [self.docs.doc_key(table, key) for table, key in unread]
-            for item, raw in zip(unread, await self.docs.redis.mget(names), strict=True):
-                self._remember(item, cast(bytes | None, raw))
-        ops = [
-            op
-            for (table, key), doc in self.writes.items()
-            for op in self.docs.write_ops(table, key, self.read[table, key], doc)
-        ]
-        return await self._compare_and_set(ops)
-
-    async def _compare_and_set(self, ops: list[Op]) -> bool:
-        checks = sorted(self.raw.items(), key=lambda item: item[1] is None)  # present ones first
-        keys = [self.docs.doc_key(table, key) for (table, key), _ in checks]
-        expected = [raw for _, raw in checks if raw is not None]
-        args: list[Any] = [len(expected), len(checks), *expected]
-        index = {name: i for i, name in enumerate(keys, start=1)}
-        for command, name, *arguments in ops:
-            if name not in index:
-                keys.append(name)
-                index[name] = len(keys)
-            args += [command, index[name], len(arguments), *arguments]
-        return bool(await self.docs.compare_and_set(keys=keys, args=args))
-
-
 class RedisDocs:
     """`Docs` on one Redis database under `prefix`."""
 
@@ -156,7 +71,7 @@ class RedisDocs:
         self.redis = redis
         self.prefix = prefix
         self._orderings: dict[str, _Ordering] = {}
-        self.compare_and_set = redis.register_script(_COMPARE_AND_SET)  # EVALSHA, loads on NOSCRIPT
+        self.compare_and_set = redis.register_script(COMPARE_AND_SET)  # EVALSHA, loads on NOSCRIPT
 
     @classmethod
     def from_url(
@@ -181,6 +96,9 @@ class RedisDocs:
 
     def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
         self._orderings[table] = _Ordering(sort_key, dict(indexes or {}))
+
+    async def open(self) -> None:
+        """Nothing to load: the documents stay in Redis, and connections open as calls need them."""
 
     def queue_write(self, pipe: Pipeline, table: str, key: str, old: Any, new: Any) -> None:
         """`write_ops` on a pipeline (the bulk preload of the benchmark)."""
@@ -226,9 +144,9 @@ class RedisDocs:
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     @timed("atomic")
-    async def atomic(self, work: Callable[[_RedisTx], Awaitable[T]]) -> T:
+    async def atomic(self, work: Callable[[RedisTx], Awaitable[T]]) -> T:
         for attempt in range(_MAX_ATTEMPTS):
-            tx = _RedisTx(self)
+            tx = RedisTx(self)
             async with _store_errors():
                 try:
                     result = await work(tx)

@@ -19,6 +19,8 @@ from shared.store.ordering import IndexKey, Ordering, SortKey
 log = logging.getLogger("shared.store.tables")
 
 Change = tuple[str, str, Any]
+# Brings what an older version stored up to date, writing its changes; run once, as the tables load.
+Upgrade = Callable[["Tables"], None]
 
 _COMPACT_CHUNK = 500  # records per line in a compacted journal
 _COMPACT_SLACK = 10_000  # changes allowed beyond twice the live records before compaction
@@ -28,20 +30,37 @@ class Tables:
     """Documents by table and key; durable when opened on a directory."""
 
     def __init__(self, journal: Journal | None = None) -> None:
+        """Touches no file: a journal is locked and replayed by `load`."""
         self._tables: dict[str, dict[str, Any]] = {}
         self._orderings: dict[str, Ordering] = {}
         self._journal = journal
         self._journaled = 0  # changes in the journal file, live or dead
+        self._loaded = False
 
     @classmethod
     def open(cls, directory: Path, *, fsync: bool = False) -> Tables:
         """Replay the journal in `directory` (created if missing) and keep appending to it."""
         tables = cls(Journal(directory, fsync=fsync))
-        assert tables._journal is not None
-        for batch in tables._journal.open():
-            tables._apply(batch)
-            tables._journaled += len(batch)
+        tables.load()
         return tables
+
+    def load(self, upgrade: Upgrade | None = None) -> None:
+        """Lock and replay the journal, let `upgrade` bring an older layout up to date, then build
+        the orderings registered so far from the result. Once: a second call does nothing."""
+        if self._loaded:
+            return
+        # Built once from the final state: kept up to date batch by batch, a replay would insert
+        # into sorted lists one record at a time, and an old record may lack what the order needs.
+        orderings, self._orderings = self._orderings, {}
+        if self._journal is not None:
+            for batch in self._journal.open():
+                self._apply(batch)
+                self._journaled += len(batch)
+        if upgrade is not None:
+            upgrade(self)
+        for name, ordering in orderings.items():
+            self.order(name, ordering.sort_key, ordering.index_keys)
+        self._loaded = True
 
     @property
     def durable(self) -> bool:

@@ -78,16 +78,16 @@ async def test_a_book_on_an_order_in_progress_is_not_removed_and_a_sold_one_is(
     assert placed.status_code == 201, placed.text
     async with httpx.AsyncClient(base_url=system.service_url("inventory")) as inventory:
         held = await inventory.post(
-            "/internal/reservations",
+            "/internal/holds",
             json={"order_id": "manual", "lines": [{"book_id": "456", "quantity": 1}]},
-            headers=system.signed("POST", "/internal/reservations"),
+            headers=system.signed("POST", "/internal/holds"),
         )
         assert held.status_code == 201, held.text
 
         error(await client.delete("/api/books/456"), 409, "Book 456 has units held for orders in progress")
         assert (await client.delete("/api/books/789")).status_code == 204  # its order is committed
 
-        release = "/internal/reservations/manual/release"
+        release = "/internal/holds/manual/release"
         released = await inventory.post(release, headers=system.signed("POST", release))
         assert released.status_code == 200, released.text
     assert (await client.delete("/api/books/456")).status_code == 204

@@ -14,12 +14,12 @@ from tests.integration.shop import order_body, stock
 from tests.integration.system import LocalSystem
 
 SNEAKY_PATHS = [
-    "/internal/reservations/order_1",
-    "/api/books/../../internal/reservations/order_1/release",
-    "/api/books/%2e%2e/%2e%2e/internal/reservations/order_1/release",
-    "/api/books/%2E%2E/%2E%2E/internal/reservations/order_1/release",
+    "/internal/holds/order_1",
+    "/api/books/../../internal/holds/order_1/release",
+    "/api/books/%2e%2e/%2e%2e/internal/holds/order_1/release",
+    "/api/books/%2E%2E/%2E%2E/internal/holds/order_1/release",
     "/api/orders/./../../internal/orders/order_1",
-    "/api/books/..%2f..%2finternal/reservations/order_1/release",
+    "/api/books/..%2f..%2finternal/holds/order_1/release",
 ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from inventory_service import services
 from inventory_service.domain import (
     DEFAULT_CATALOG,
     Book,
@@ -21,15 +22,15 @@ from inventory_service.domain import (
     BookHeld,
     BookNotFound,
     BookQuery,
+    HoldConflict,
+    HoldNotFound,
     InsufficientStock,
     IsbnTaken,
     NewBook,
     NotEnoughStock,
-    ReservationConflict,
-    ReservationNotFound,
 )
 from inventory_service.store import DocInventoryStore
-from shared.store.docs import Docs
+from shared.store.docs import Docs, Tx
 from shared.store.redis_docs import RedisDocs
 from tests.integration.redis_server import RedisServer
 
@@ -50,6 +51,7 @@ ISLAND = NewBook("island", "Island", "Aldous Huxley", Decimal("12.00"), 3, "9780
 async def store(docs: Docs) -> DocInventoryStore:
     """The store as the app's lifespan leaves it on start: opened and seeded."""
     the_store = DocInventoryStore(docs)
+    await the_store.open()
     await the_store.seed(DEFAULT_CATALOG)
     return the_store
 
@@ -72,7 +74,7 @@ async def stock(store: DocInventoryStore) -> dict[str, int]:
 
 
 async def statuses(store: DocInventoryStore, *order_ids: str) -> dict[str, str | None]:
-    return {o: r.status if (r := await store.get_reservation(o)) else None for o in order_ids}
+    return {o: r.status if (r := await store.get_hold(o)) else None for o in order_ids}
 
 
 async def ids(store: DocInventoryStore, query: BookQuery | None = None) -> list[str]:
@@ -99,15 +101,15 @@ async def test_the_default_catalog_is_exactly_the_three_contract_books(store: Do
 
 
 async def test_a_hold_takes_its_units_out_of_stock(store: DocInventoryStore) -> None:
-    reservation, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
+    hold, created = await store.hold("order_1", {"123": 2, "456": 1}, LATER)
 
     assert created
 
-    assert reservation.status == "held"
-    assert reservation.quantities() == {"123": 2, "456": 1}
-    assert [line.unit_price for line in reservation.lines] == [Decimal("15.99"), Decimal("12.99")]
+    assert hold.status == "held"
+    assert hold.quantities() == {"123": 2, "456": 1}
+    assert [line.unit_price for line in hold.lines] == [Decimal("15.99"), Decimal("12.99")]
     assert await stock(store) == {"123": 48, "456": 29, "789": 25}
-    assert await store.get_reservation("order_1") == reservation
+    assert await store.get_hold("order_1") == hold
 
 
 async def test_a_hold_is_all_or_nothing_across_books(store: DocInventoryStore) -> None:
@@ -117,7 +119,7 @@ async def test_a_hold_is_all_or_nothing_across_books(store: DocInventoryStore) -
     assert refused.value.status == 409
     assert refused.value.details == [{"book_id": "456", "requested": 31, "available": 30}]
     assert await stock(store) == FULL_STOCK
-    assert await store.get_reservation("order_1") is None
+    assert await store.get_hold("order_1") is None
 
 
 async def test_an_unknown_book_in_a_hold_is_available_zero(store: DocInventoryStore) -> None:
@@ -140,7 +142,7 @@ async def test_a_repeated_hold_for_the_same_order_takes_stock_once(store: DocInv
 async def test_a_different_hold_for_the_same_order_is_a_conflict(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await store.hold("order_1", {"123": 3}, LATER)
 
     assert refused.value.status == 409
@@ -150,8 +152,8 @@ async def test_a_different_hold_for_the_same_order_is_a_conflict(store: DocInven
 async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
 
-    first = await store.commit("order_1")
-    again = await store.commit("order_1")
+    first, _ = await store.commit("order_1")
+    again, _ = await store.commit("order_1")
 
     assert first.status == again.status == "committed"
     assert (await stock(store))["123"] == 48
@@ -160,8 +162,8 @@ async def test_committing_twice_is_fine_and_keeps_the_units_sold(store: DocInven
 async def test_releasing_returns_the_units_once(store: DocInventoryStore) -> None:
     await store.hold("order_1", {"123": 2, "789": 5}, LATER)
 
-    released = await store.release("order_1")
-    again = await store.release("order_1")
+    released, _ = await store.release("order_1")
+    again, _ = await store.release("order_1")
 
     assert released.status == again.status == "released"
     assert await stock(store) == FULL_STOCK
@@ -172,20 +174,20 @@ async def test_a_settled_hold_cannot_be_settled_the_other_way(
     store: DocInventoryStore, settle: str, then: str
 ) -> None:
     await store.hold("order_1", {"123": 2}, LATER)
-    settled = await getattr(store, settle)("order_1")
+    settled, _ = await getattr(store, settle)("order_1")
     stock_before = await stock(store)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await getattr(store, then)("order_1")
 
     assert refused.value.status == 409
     assert await stock(store) == stock_before
-    assert await store.get_reservation("order_1") == settled
+    assert await store.get_hold("order_1") == settled
 
 
 @pytest.mark.parametrize("settle", ["commit", "release"])
 async def test_settling_an_unknown_order_is_not_found(store: DocInventoryStore, settle: str) -> None:
-    with pytest.raises(ReservationNotFound) as refused:
+    with pytest.raises(HoldNotFound) as refused:
         await getattr(store, settle)("order_404")
 
     assert refused.value.status == 404
@@ -196,11 +198,11 @@ async def test_returning_a_committed_hold_puts_its_units_back_once(store: DocInv
     await store.hold("order_1", {"123": 2, "789": 5}, LATER)
     await store.commit("order_1")
 
-    returned = await store.return_units("order_1")
-    again = await store.return_units("order_1")
+    returned, _ = await store.return_units("order_1")
+    again, _ = await store.return_units("order_1")
 
     assert returned.status == "returned"
-    assert again == returned == await store.get_reservation("order_1")
+    assert again == returned == await store.get_hold("order_1")
     assert returned.quantities() == {"123": 2, "789": 5}
     assert await stock(store) == FULL_STOCK
 
@@ -210,7 +212,7 @@ async def test_returning_skips_books_removed_since_the_sale(store: DocInventoryS
     await store.commit("order_1")
     await store.delete_book("789")
 
-    returned = await store.return_units("order_1")
+    returned, _ = await store.return_units("order_1")
 
     assert returned.status == "returned"
     assert await stock(store) == {"123": 50, "456": 30}
@@ -221,14 +223,14 @@ async def test_only_a_committed_hold_can_be_returned(store: DocInventoryStore, s
     await store.hold("order_1", {"123": 2}, LATER)
     if settle:
         await getattr(store, settle)("order_1")
-    before = await store.get_reservation("order_1")
+    before = await store.get_hold("order_1")
     stock_before = await stock(store)
 
-    with pytest.raises(ReservationConflict) as refused:
+    with pytest.raises(HoldConflict) as refused:
         await store.return_units("order_1")
 
     assert refused.value.status == 409
-    assert await store.get_reservation("order_1") == before
+    assert await store.get_hold("order_1") == before
     assert await stock(store) == stock_before
 
 
@@ -238,15 +240,40 @@ async def test_a_returned_hold_cannot_be_settled_again(store: DocInventoryStore,
     await store.commit("order_1")
     await store.return_units("order_1")
 
-    with pytest.raises(ReservationConflict):
+    with pytest.raises(HoldConflict):
         await getattr(store, then)("order_1")
 
     assert await stock(store) == FULL_STOCK
 
 
 async def test_returning_an_unknown_order_is_not_found(store: DocInventoryStore) -> None:
-    with pytest.raises(ReservationNotFound):
+    with pytest.raises(HoldNotFound):
         await store.return_units("order_404")
+
+
+async def test_a_hold_stored_under_the_table_names_it_always_had_still_loads(
+    store: DocInventoryStore, docs: Docs
+) -> None:
+    # Written as every earlier version wrote a hold, the names spelled out: renaming the code's
+    # words ("reservation" became "hold") must never move where stored data is read from.
+    async def write(tx: Tx) -> None:
+        book = await tx.get("books", "123")
+        tx.put("books", "123", {**book, "stock": 48})
+        lines = [["123", 2, "15.99"]]
+        tx.put(
+            "reservations",
+            "order_1",
+            {"order_id": "order_1", "lines": lines, "status": "held", "expires_at": NOW.isoformat()},
+        )
+        tx.put("holds", "order_1", True)
+
+    await docs.atomic(write)
+
+    assert await statuses(store, "order_1") == {"order_1": "held"}
+    with pytest.raises(BookHeld):
+        await store.delete_book("123")
+    assert await services.expire_holds(store, NOW) == ["order_1"]
+    assert await stock(store) == FULL_STOCK
 
 
 async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInventoryStore) -> None:
@@ -256,7 +283,7 @@ async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInvento
     await store.hold("sold", {"123": 4}, NOW - timedelta(hours=1))
     await store.commit("sold")
 
-    expired = await store.expire_holds(NOW)
+    expired = await services.expire_holds(store, NOW)
 
     assert sorted(expired) == ["due_now", "overdue"]
     assert await stock(store) == {"123": 46, "456": 30, "789": 22}
@@ -266,7 +293,7 @@ async def test_expiry_releases_only_the_holds_whose_time_is_up(store: DocInvento
         "not_yet": "held",
         "sold": "committed",
     }
-    assert await store.expire_holds(NOW) == []
+    assert await services.expire_holds(store, NOW) == []
 
 
 async def test_concurrent_holds_never_sell_more_than_the_stock(store: DocInventoryStore) -> None:
@@ -442,8 +469,8 @@ async def test_stock_deltas_racing_holds_lose_no_update(store: DocInventoryStore
     assert sum(ok for kind, ok in results if kind == "add") == 50
     assert held + removed < 70  # some takers were turned away: stock ran out on the way
     assert await stock_of(store, "789") == 25 - held + 50 - removed
-    reservations = [await store.get_reservation(f"order_{n}") for n in range(50)]
-    assert sum(r is not None for r in reservations) == held
+    holds = [await store.get_hold(f"order_{n}") for n in range(50)]
+    assert sum(r is not None for r in holds) == held
 
 
 # --- removal ------------------------------------------------------------------------------------
@@ -578,8 +605,8 @@ async def test_two_instances_racing_40_holds_for_25_copies_sell_exactly_25(
     assert sum(isinstance(r, tuple) for r in results) == 25, results
     assert sum(isinstance(r, InsufficientStock) for r in results) == 15
     assert await stock_of(first, "789") == await stock_of(second, "789") == 0
-    reservations = [await second.get_reservation(f"order_{n}") for n in range(40)]
-    assert sum(r is not None for r in reservations) == 25
+    holds = [await second.get_hold(f"order_{n}") for n in range(40)]
+    assert sum(r is not None for r in holds) == 25
 
 
 async def test_two_instances_sweeping_at_once_release_each_expired_hold_once(
@@ -591,7 +618,7 @@ async def test_two_instances_sweeping_at_once_release_each_expired_hold_once(
         await instances[n % 2].hold(f"order_{n}", {"789": 1}, NOW - timedelta(seconds=1))
     await first.hold("not_yet", {"789": 2}, LATER)
 
-    swept = await asyncio.gather(*(instances[n % 2].expire_holds(NOW) for n in range(4)))
+    swept = await asyncio.gather(*(services.expire_holds(instances[n % 2], NOW) for n in range(4)))
 
     released = [order_id for one_sweep in swept for order_id in one_sweep]
     assert sorted(released) == sorted(f"order_{n}" for n in range(20))  # each by one sweep only
@@ -612,12 +639,12 @@ async def test_a_sweep_racing_commits_either_releases_or_commits_each_hold(
     async def commit(order_id: str) -> bool:
         try:
             await second.commit(order_id)
-        except ReservationConflict:
+        except HoldConflict:
             return False
         return True
 
     swept, committed = await asyncio.gather(
-        first.expire_holds(NOW), asyncio.gather(*(commit(o) for o in orders))
+        services.expire_holds(first, NOW), asyncio.gather(*(commit(o) for o in orders))
     )
 
     sold = {o for o, ok in zip(orders, committed, strict=True) if ok}

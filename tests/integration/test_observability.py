@@ -80,10 +80,10 @@ async def test_metrics_move_by_exactly_what_the_requests_did(
     # Inventory: the public reads, and the saga's holds, commits, release and return.
     assert served("inventory", "/api/books/{book_id}", "GET", 200) == 3
     assert served("inventory", "/api/books/{book_id}", "GET", 404) == 1
-    assert served("inventory", "/internal/reservations", "POST", 201) == 3
-    assert served("inventory", "/internal/reservations/{order_id}/commit", "POST", 200) == 2
-    assert served("inventory", "/internal/reservations/{order_id}/release", "POST", 200) == 1
-    assert served("inventory", "/internal/reservations/{order_id}/return", "POST", 200) == 1
+    assert served("inventory", "/internal/holds", "POST", 201) == 3
+    assert served("inventory", "/internal/holds/{order_id}/commit", "POST", 200) == 2
+    assert served("inventory", "/internal/holds/{order_id}/release", "POST", 200) == 1
+    assert served("inventory", "/internal/holds/{order_id}/return", "POST", 200) == 1
     assert moved("inventory", "inventory_units_total", event="held") == 1 + 2 + 1
     assert moved("inventory", "inventory_units_total", event="committed") == 1 + 2
     assert moved("inventory", "inventory_units_total", event="released") == 1
@@ -159,8 +159,8 @@ async def test_one_request_id_is_in_the_log_lines_of_every_process_an_order_touc
     assert {e["route"] for e in access["gateway"]} == {"/api/orders"}
     assert {e["route"] for e in access["sales"]} == {"/api/orders"}
     assert {e["route"] for e in access["inventory"]} == {
-        "/internal/reservations",
-        "/internal/reservations/{order_id}/commit",
+        "/internal/holds",
+        "/internal/holds/{order_id}/commit",
     }
     assert access["gateway"][0]["subject"] == access["sales"][0]["subject"] == "dev"
     trace_ids = {e["trace_id"] for found in access.values() for e in found}
@@ -201,7 +201,7 @@ async def test_a_trace_is_exported_from_every_hop_when_an_otlp_endpoint_is_set(t
     names = {(service, name) for service, t, name in collector.spans if t == trace_id}
     assert ("gateway", "POST /api/orders") in names
     assert ("sales", "POST /api/orders") in names
-    assert ("inventory", "POST /internal/reservations") in names
+    assert ("inventory", "POST /internal/holds") in names
 
 
 async def _readiness(url: str) -> tuple[int, set[str]]:

@@ -230,7 +230,7 @@ def test_a_service_cannot_be_called_around_the_gateway(shop: LocalSystem, servic
         response = httpx.get(base + path, headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["error"] == "Unauthorized"
-    internal = httpx.post(base + "/internal/reservations/order_1/release", headers=admin)
+    internal = httpx.post(base + "/internal/holds/order_1/release", headers=admin)
     assert internal.status_code == 401
     assert httpx.get(base + "/healthz").status_code == 200  # load balancers still see it
 

@@ -116,7 +116,9 @@ async def running(
     """The delivery app (memory store unless `settings` or `delivery_store` say otherwise) and a client
     that calls it as `headers` (default: an admin)."""
     sales_client = httpx.AsyncClient(transport=httpx.MockTransport(sales), base_url="http://sales")
-    app = create_app(DeliverySettings(**{"store": "memory", **settings}), delivery_store, sales=sales_client)
+    app = create_app(
+        DeliverySettings(**{"store": "memory", **settings}), store=delivery_store, sales=sales_client
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -28,7 +28,7 @@ from shared.store import Tables
 
 PRICES = {"123": Decimal("15.99"), "456": Decimal("12.99"), "789": Decimal("14.99")}
 FULL_STOCK = {"123": 50, "456": 30, "789": 25}
-RESERVATIONS = "/internal/reservations"
+HOLDS = "/internal/holds"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 ORDER: dict[str, Any] = {
     "customer_id": "cust_001",
@@ -48,7 +48,7 @@ class Fault:
 
 
 class FakeInventory:
-    """Inventory's internal reservation API (as inventory_service/routes.py) on an httpx.MockTransport.
+    """Inventory's internal hold API (as inventory_service/routes.py) on an httpx.MockTransport.
 
     Holds are all-or-nothing and idempotent per order id; commit and release settle a hold once,
     one way. Switches simulate faults: an operation that raises, a hold that expired.
@@ -90,13 +90,13 @@ class FakeInventory:
         path = request.url.path
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
-        if request.method != "POST" or not path.startswith(RESERVATIONS):
+        if request.method != "POST" or not path.startswith(HOLDS):
             return _error(404, "Not found")
-        if path == RESERVATIONS:
+        if path == HOLDS:
             body = json.loads(request.content)
             operation, order_id = "hold", body["order_id"]
         else:
-            order_id, _, operation = path.removeprefix(f"{RESERVATIONS}/").rpartition("/")
+            order_id, _, operation = path.removeprefix(f"{HOLDS}/").rpartition("/")
         self.calls.append((operation, order_id))
         fault = self._take_fault(operation)
         if fault and not fault.landed:
@@ -132,7 +132,7 @@ class FakeInventory:
         if order_id in self.holds:
             if self.holds[order_id] != wanted:
                 return _error(409, f"Order {order_id} already holds other lines")
-            return httpx.Response(200, json=self._reservation(order_id))
+            return httpx.Response(200, json=self._hold_doc(order_id))
         short = [
             {"book_id": book_id, "requested": quantity, "available": self.stock.get(book_id, 0)}
             for book_id, quantity in wanted.items()
@@ -143,36 +143,36 @@ class FakeInventory:
         for book_id, quantity in wanted.items():
             self.stock[book_id] -= quantity
         self.holds[order_id], self.status[order_id] = wanted, "held"
-        return httpx.Response(201, json=self._reservation(order_id))
+        return httpx.Response(201, json=self._hold_doc(order_id))
 
     def _settle(self, order_id: str, target: str) -> httpx.Response:
         status = self.status.get(order_id)
         if status is None:
-            return _error(404, "Reservation not found")
+            return _error(404, "Hold not found")
         if status not in ("held", target):
-            return _error(409, f"Reservation for {order_id} is already {status}")
+            return _error(409, f"Hold for {order_id} is already {status}")
         if status == "held" and target == "released":
             self._give_back(order_id)
         self.status[order_id] = target
-        return httpx.Response(200, json=self._reservation(order_id))
+        return httpx.Response(200, json=self._hold_doc(order_id))
 
     def _return(self, order_id: str) -> httpx.Response:
         status = self.status.get(order_id)
         if status is None:
-            return _error(404, "Reservation not found")
+            return _error(404, "Hold not found")
         if status not in ("committed", "returned"):
-            return _error(409, f"Reservation for {order_id} is {status}")
+            return _error(409, f"Hold for {order_id} is {status}")
         if status == "committed":
             self._give_back(order_id)
             self.status[order_id] = "returned"
-        return httpx.Response(200, json=self._reservation(order_id))
+        return httpx.Response(200, json=self._hold_doc(order_id))
 
     def _give_back(self, order_id: str) -> None:
         for book_id, quantity in self.holds[order_id].items():
             self.stock[book_id] += quantity
         self.status[order_id] = "released"
 
-    def _reservation(self, order_id: str) -> dict[str, Any]:
+    def _hold_doc(self, order_id: str) -> dict[str, Any]:
         lines = [
             {"book_id": book_id, "quantity": quantity, "unit_price": float(PRICES[book_id])}
             for book_id, quantity in self.holds[order_id].items()
@@ -230,7 +230,7 @@ async def running_shop(payments: PaymentProvider, **settings: Any) -> AsyncItera
     """The sales app in-process with a fake inventory, the given provider and settings."""
     inventory, store = FakeInventory(), DocSalesStore(Tables())
     app_settings = SalesSettings(store="memory", recovery_interval_seconds=3600, **settings)
-    app = create_app(app_settings, store, inventory_http=to_inventory(inventory), payments=payments)
+    app = create_app(app_settings, store=store, inventory=to_inventory(inventory), payments=payments)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

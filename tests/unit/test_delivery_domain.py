@@ -82,7 +82,7 @@ def test_only_a_confirmed_order_can_be_delivered(status: str) -> None:
 def test_a_new_delivery_is_pending_since_its_creation_and_survives_its_document() -> None:
     created_at = datetime(2026, 11, 27, 5, 30, tzinfo=UTC)
     draft = DeliveryDraft("order_1", "cust_001", "1 Main St", date(2026, 12, 3), created_at)
-    delivery = draft.as_delivery("del_7")
+    delivery = draft.with_id("del_7")
     assert (delivery.delivery_id, delivery.status) == ("del_7", "Pending")
     assert [(c.status, c.at) for c in delivery.history] == [("Pending", created_at)]
     assert Delivery.from_doc(delivery.to_doc()) == delivery
@@ -102,7 +102,7 @@ NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def a_delivery(status: DeliveryStatus = "Pending", claim: MoveClaim | None = None) -> Delivery:
     draft = DeliveryDraft("order_1", "cust_001", "1 Main St", date(2026, 12, 3), NOON)
-    return dataclasses.replace(draft.as_delivery("del_1"), status=status, claim=claim)
+    return dataclasses.replace(draft.with_id("del_1"), status=status, claim=claim)
 
 
 @pytest.mark.parametrize(("current", "to"), sorted(ALLOWED))

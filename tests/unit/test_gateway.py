@@ -170,7 +170,7 @@ async def test_a_configured_dev_token_replaces_the_default_one() -> None:
         "/api/books.json",
         "/api/ordersX/order_1",
         "/api/delivery",
-        "/api/internal/reservations/order_1",
+        "/api/internal/holds/order_1",
     ],
 )
 @pytest.mark.parametrize("method", METHODS)
@@ -185,7 +185,7 @@ async def test_an_api_path_no_service_owns_is_404(client: httpx.AsyncClient, met
     "path",
     [
         "/api/books/%2e%2e/orders",
-        "/api/books/%2E%2E/%2E%2E/internal/reservations/order_1",
+        "/api/books/%2E%2E/%2E%2E/internal/holds/order_1",
         "/api/books/%2e",
         "/api/orders/%2e/order_1",
         "/api/books%2f%2e%2e%2finternal",
@@ -307,7 +307,7 @@ async def test_readyz_is_503_listing_every_unreachable_service(client: httpx.Asy
 
 
 @pytest.mark.parametrize(
-    "path", ["/nope", "/internal/reservations/order_1", "/API/books", "/apix", "/healthz/extra"]
+    "path", ["/nope", "/internal/holds/order_1", "/API/books", "/apix", "/healthz/extra"]
 )
 async def test_an_unknown_path_outside_api_is_a_404_envelope(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)

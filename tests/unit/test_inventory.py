@@ -11,13 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
+from inventory_service import services
 from inventory_service.app import create_app
 from inventory_service.domain import (
     DEFAULT_CATALOG,
 )
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore
+from inventory_service.upgrade import upgrade
 from shared.store import Tables
+from shared.store.docs import make_docs
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -39,7 +42,9 @@ CONTRACT_JSON = {
 
 async def open_json_store(directory: Path) -> DocInventoryStore:
     """What the app's lifespan does on start: open the directory and seed (a no-op after the first)."""
-    store = DocInventoryStore(Tables.open(directory))
+    docs = make_docs(InventorySettings(store="json", data_dir=directory), "inventory", upgrade=upgrade)
+    store = DocInventoryStore(docs)
+    await store.open()
     await store.seed(DEFAULT_CATALOG)
     return store
 
@@ -49,7 +54,7 @@ async def stock(store: DocInventoryStore) -> dict[str, int]:
 
 
 async def statuses(store: DocInventoryStore, *order_ids: str) -> dict[str, str | None]:
-    return {o: r.status if (r := await store.get_reservation(o)) else None for o in order_ids}
+    return {o: r.status if (r := await store.get_hold(o)) else None for o in order_ids}
 
 
 # --- the JSON store -----------------------------------------------------------------------------
@@ -67,9 +72,45 @@ async def test_the_json_store_keeps_stock_and_holds_across_a_restart(tmp_path: P
     store = await open_json_store(tmp_path)  # seeds again, as every start does
     try:
         assert await stock(store) == {"123": 45, "456": 28, "789": 24}
-        assert await store.get_reservation("held") == held
+        assert await store.get_hold("held") == held
         assert await statuses(store, "sold", "gone") == {"sold": "committed", "gone": "released"}
-        assert await store.expire_holds(LATER) == ["held"]  # the open hold is still tracked for expiry
+        assert await services.expire_holds(store, LATER) == [
+            "held"
+        ]  # the open hold is still tracked for expiry
+        assert await stock(store) == {"123": 45, "456": 30, "789": 25}
+    finally:
+        await store.close()
+
+
+def a_hold_doc(order_id: str, book_id: str, quantity: int, status: str) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "lines": [[book_id, quantity, "1.00"]],
+        "status": status,
+        "expires_at": NOW.isoformat(),
+    }
+
+
+async def test_a_journal_written_before_the_code_said_hold_still_loads(tmp_path: Path) -> None:
+    # The table and key names as the JSON store has always written them, literally: renaming the
+    # code's words must never move where stored data is read from.
+    old = Tables.open(tmp_path)
+    old.write(
+        [("books", b.id, {**b.to_doc(), "pos": n}) for n, b in enumerate(DEFAULT_CATALOG, start=1)]
+        + [("isbns", b.isbn, b.id) for b in DEFAULT_CATALOG]
+        + [("meta", "seeded", True), ("seq", "book_position", 3)]
+    )
+    old.write([("books", "123", {**DEFAULT_CATALOG[0].to_doc(), "pos": 1, "stock": 45})])
+    old.write([("reservations", "sold", a_hold_doc("sold", "123", 5, "committed"))])
+    old.write([("books", "456", {**DEFAULT_CATALOG[1].to_doc(), "pos": 2, "stock": 28})])
+    old.write([("reservations", "held", a_hold_doc("held", "456", 2, "held")), ("holds", "held", True)])
+    old.close()
+
+    store = await open_json_store(tmp_path)
+    try:
+        assert await statuses(store, "sold", "held") == {"sold": "committed", "held": "held"}
+        assert await stock(store) == {"123": 45, "456": 28, "789": 25}
+        assert await services.expire_holds(store, LATER) == ["held"]
         assert await stock(store) == {"123": 45, "456": 30, "789": 25}
     finally:
         await store.close()
@@ -130,8 +171,8 @@ async def test_an_unknown_book_is_404_book_not_found(client: httpx.AsyncClient) 
 
 
 async def test_an_http_hold_is_201_first_and_200_on_an_identical_retry(client: httpx.AsyncClient) -> None:
-    first = await client.post("/internal/reservations", json=hold_body({"123": 2}))
-    again = await client.post("/internal/reservations", json=hold_body({"123": 2}))
+    first = await client.post("/internal/holds", json=hold_body({"123": 2}))
+    again = await client.post("/internal/holds", json=hold_body({"123": 2}))
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["status"] == "held"
@@ -141,7 +182,7 @@ async def test_an_http_hold_is_201_first_and_200_on_an_identical_retry(client: h
 
 
 async def test_an_http_hold_of_too_many_is_409_with_the_shortages(client: httpx.AsyncClient) -> None:
-    response = await client.post("/internal/reservations", json=hold_body({"123": 1, "456": 31, "999": 2}))
+    response = await client.post("/internal/holds", json=hold_body({"123": 1, "456": 31, "999": 2}))
 
     body = assert_envelope(response, 409)
     assert body["details"] == [
@@ -152,42 +193,42 @@ async def test_an_http_hold_of_too_many_is_409_with_the_shortages(client: httpx.
 
 
 async def test_a_different_http_hold_for_the_same_order_is_409(client: httpx.AsyncClient) -> None:
-    await client.post("/internal/reservations", json=hold_body({"123": 2}))
+    await client.post("/internal/holds", json=hold_body({"123": 2}))
 
-    assert_envelope(await client.post("/internal/reservations", json=hold_body({"456": 2})), 409)
+    assert_envelope(await client.post("/internal/holds", json=hold_body({"456": 2})), 409)
     assert await http_stock(client) == {**FULL_STOCK, "123": 48}
 
 
 async def test_http_commit_and_release_follow_the_hold_rules(client: httpx.AsyncClient) -> None:
-    await client.post("/internal/reservations", json=hold_body({"123": 2}, "sold"))
-    await client.post("/internal/reservations", json=hold_body({"456": 3}, "dropped"))
+    await client.post("/internal/holds", json=hold_body({"123": 2}, "sold"))
+    await client.post("/internal/holds", json=hold_body({"456": 3}, "dropped"))
 
-    assert (await client.post("/internal/reservations/sold/commit")).json()["status"] == "committed"
-    assert (await client.post("/internal/reservations/sold/commit")).status_code == 200
-    assert (await client.post("/internal/reservations/dropped/release")).json()["status"] == "released"
-    assert_envelope(await client.post("/internal/reservations/sold/release"), 409)
-    assert_envelope(await client.post("/internal/reservations/dropped/commit"), 409)
-    assert_envelope(await client.post("/internal/reservations/nobody/commit"), 404)
-    assert_envelope(await client.post("/internal/reservations/nobody/release"), 404)
-    assert (await client.get("/internal/reservations/sold")).json()["status"] == "committed"
+    assert (await client.post("/internal/holds/sold/commit")).json()["status"] == "committed"
+    assert (await client.post("/internal/holds/sold/commit")).status_code == 200
+    assert (await client.post("/internal/holds/dropped/release")).json()["status"] == "released"
+    assert_envelope(await client.post("/internal/holds/sold/release"), 409)
+    assert_envelope(await client.post("/internal/holds/dropped/commit"), 409)
+    assert_envelope(await client.post("/internal/holds/nobody/commit"), 404)
+    assert_envelope(await client.post("/internal/holds/nobody/release"), 404)
+    assert (await client.get("/internal/holds/sold")).json()["status"] == "committed"
     assert await http_stock(client) == {**FULL_STOCK, "123": 48}
 
 
 async def test_http_return_of_a_sold_order_restocks_once_and_refuses_a_mere_hold(
     client: httpx.AsyncClient,
 ) -> None:
-    await client.post("/internal/reservations", json=hold_body({"123": 2}, "sold"))
-    await client.post("/internal/reservations/sold/commit")
-    await client.post("/internal/reservations", json=hold_body({"456": 3}, "held"))
+    await client.post("/internal/holds", json=hold_body({"123": 2}, "sold"))
+    await client.post("/internal/holds/sold/commit")
+    await client.post("/internal/holds", json=hold_body({"456": 3}, "held"))
 
-    returned = await client.post("/internal/reservations/sold/return")
-    again = await client.post("/internal/reservations/sold/return")
+    returned = await client.post("/internal/holds/sold/return")
+    again = await client.post("/internal/holds/sold/return")
 
     assert (returned.status_code, again.status_code) == (200, 200)
     assert returned.json()["status"] == "returned"
     assert again.json() == returned.json()
-    assert_envelope(await client.post("/internal/reservations/held/return"), 409)
-    assert_envelope(await client.post("/internal/reservations/nobody/return"), 404)
+    assert_envelope(await client.post("/internal/holds/held/return"), 409)
+    assert_envelope(await client.post("/internal/holds/nobody/return"), 404)
     assert await http_stock(client) == {**FULL_STOCK, "456": 27}
 
 
@@ -219,20 +260,20 @@ BAD_HOLD_BODIES: dict[str, dict[str, Any]] = {
 async def test_a_bad_hold_body_is_400_and_holds_nothing(
     client: httpx.AsyncClient, request_kwargs: dict[str, Any]
 ) -> None:
-    response = await client.post("/internal/reservations", **request_kwargs)
+    response = await client.post("/internal/holds", **request_kwargs)
 
     assert_envelope(response, 400)
     assert await http_stock(client) == FULL_STOCK
-    assert_envelope(await client.get("/internal/reservations/order_1"), 404)
+    assert_envelope(await client.get("/internal/holds/order_1"), 404)
 
 
 @pytest.mark.parametrize(
     ("method", "path", "status", "error"),
     [
         ("GET", "/api/nowhere", 404, "Not found"),
-        ("GET", "/internal/reservations/order_404", 404, "Reservation not found"),
+        ("GET", "/internal/holds/order_404", 404, "Hold not found"),
         ("DELETE", "/api/books", 405, "Method not allowed"),
-        ("PUT", "/internal/reservations", 405, "Method not allowed"),
+        ("PUT", "/internal/holds", 405, "Method not allowed"),
     ],
 )
 async def test_unknown_routes_and_wrong_methods_get_the_envelope(
@@ -248,7 +289,7 @@ async def test_unknown_routes_and_wrong_methods_get_the_envelope(
     [
         ("GET", "/api/books"),
         ("GET", "/api/books/999"),
-        ("POST", "/internal/reservations"),
+        ("POST", "/internal/holds"),
         ("DELETE", "/api/books"),
         ("GET", "/healthz"),
     ],

@@ -318,11 +318,11 @@ async def test_a_removed_book_is_204_with_no_body_and_then_404(client: httpx.Asy
 
 async def test_a_book_held_for_an_order_is_409_until_the_hold_is_released(client: httpx.AsyncClient) -> None:
     await client.post(
-        "/internal/reservations", json={"order_id": "o1", "lines": [{"book_id": "123", "quantity": 1}]}
+        "/internal/holds", json={"order_id": "o1", "lines": [{"book_id": "123", "quantity": 1}]}
     )
 
     held = await client.delete("/api/books/123")
-    await client.post("/internal/reservations/o1/release")
+    await client.post("/internal/holds/o1/release")
     released = await client.delete("/api/books/123")
 
     assert_envelope(held, 409, "Book 123 has units held for orders in progress")

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from inventory_service.domain import DEFAULT_CATALOG, BookQuery, IsbnTaken, NewBook
+from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore
+from inventory_service.upgrade import upgrade
 from shared.store import Tables
+from shared.store.docs import make_docs
 
 BRAVE = NewBook("brave", "Brave New World", "Aldous Huxley", Decimal("14.50"), 20, "9780060850524")
 ISLAND = NewBook("island", "Island", "Aldous Huxley", Decimal("12.00"), 3, "9780060085490")
@@ -18,7 +21,9 @@ ISLAND = NewBook("island", "Island", "Aldous Huxley", Decimal("12.00"), 3, "9780
 
 async def open_json_store(directory: Path) -> DocInventoryStore:
     """What the app's lifespan does on start: open the directory and seed (a no-op after the first)."""
-    store = DocInventoryStore(Tables.open(directory))
+    docs = make_docs(InventorySettings(store="json", data_dir=directory), "inventory", upgrade=upgrade)
+    store = DocInventoryStore(docs)
+    await store.open()
     await store.seed(DEFAULT_CATALOG)
     return store
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from shared.settings import ServiceSettings
 from shared.store import Change, Journal, StoreCorrupt, StoreLocked, Tables
+from shared.store.docs import TablesDocs, make_docs
 from shared.store.journal import Batch, decode, encode
 
 FIRST: list[Change] = [("books", "123", {"title": "Gatsby", "stock": 50}), ("meta", "seeded", True)]
@@ -47,6 +49,10 @@ def write_all(directory: Path, *batches: list[Change]) -> None:
     with opened(directory) as tables:
         for batch in batches:
             tables.write(batch)
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
 
 
 def snapshot(tables: Tables, *names: str) -> dict[str, list[tuple[str, Any]]]:
@@ -232,6 +238,45 @@ def test_a_closed_directory_can_be_opened_again(directory: Path) -> None:
 
 
 # --- compaction ---------------------------------------------------------------------------------
+
+
+async def test_a_json_store_touches_no_file_until_it_is_opened(directory: Path) -> None:
+    docs = make_docs(ServiceSettings(store="json", data_dir=directory), "svc")
+
+    assert files_in(directory) == []
+    await docs.open()
+    try:
+        assert files_in(directory) == ["LOCK", "journal.jsonl"]
+        with pytest.raises(StoreLocked):
+            Tables.open(directory)
+    finally:
+        await docs.close()
+
+
+async def test_orderings_and_the_upgrade_given_before_open_apply_to_what_it_loads(directory: Path) -> None:
+    write_all(directory, FIRST, SECOND, THIRD, [("books", "456", None)])
+    seen: list[list[str]] = []
+
+    def upgrade(tables: Tables) -> None:  # what an older version wrote has no positions yet
+        seen.append(list(tables.table("books")))
+        tables.write(
+            [("books", key, {**doc, "pos": n}) for n, (key, doc) in enumerate(tables.table("books").items())]
+        )
+
+    docs = TablesDocs(Tables(Journal(directory)), upgrade=upgrade)
+    docs.order("books", lambda doc: int(doc["pos"]), {"title": lambda doc: str(doc["title"])})
+    await docs.open()
+    await docs.open()  # a second open loads nothing twice
+    try:
+        page = await docs.page("books", after=None, limit=10)
+        by_title = await docs.page("books", after=None, limit=10, index="title", value="Mockingbird")
+    finally:
+        await docs.close()
+
+    assert seen == [["123", "789"]]
+    assert [doc["title"] for doc in page.items] == ["Gatsby", "Mockingbird"]
+    assert [doc["pos"] for doc in by_title.items] == [1]
+    assert state_after_reopen(directory, "books")["books"][1] == ("789", {**THIRD[0][2], "pos": 1})
 
 
 def test_many_writes_to_one_key_compact_the_journal_by_themselves(directory: Path) -> None:

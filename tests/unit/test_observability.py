@@ -8,13 +8,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from types import SimpleNamespace
 
 import httpx
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
+from delivery_service.store import DocDeliveryStore
 from gateway.routes import Route
+from inventory_service import services as inventory_services
+from inventory_service.domain import DEFAULT_CATALOG
+from inventory_service.store import DocInventoryStore
+from sales_service import services as sales_services
 from sales_service.payments import SimulatedPayments, TimedPayments
 from shared import tracing
 from shared.app import create_service_app
@@ -22,6 +26,7 @@ from shared.http import Upstream, outbound_headers
 from shared.logs import JsonFormatter, _ContextFilter
 from shared.store import Tables
 from shared.store.docs import TablesDocs
+from tests.unit.delivery_shop import FakeSales, an_order, patch, post, running
 
 router = APIRouter()
 
@@ -41,8 +46,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 def app_client(secret: str | None = None) -> httpx.AsyncClient:
-    app = create_service_app(title="t", lifespan=lifespan, routers=[router])
-    app.state.settings = SimpleNamespace(internal_secret=secret)
+    app = create_service_app(title="t", lifespan=lifespan, routers=[router], internal_secret=secret)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -124,10 +128,49 @@ async def test_payment_outcomes_are_counted() -> None:
     payments = TimedPayments(SimulatedPayments(), timeout=1.0)
     approved = sample("payments_total", operation="charge", outcome="approved")
     declined = sample("payments_total", operation="charge", outcome="declined")
-    await payments.charge("o1", Decimal("1"), "credit_card", "tok_visa")
-    await payments.charge("o2", Decimal("1"), "credit_card", "tok_declined")
+    await sales_services.take_payment(payments, "o1", Decimal("1"), "credit_card", "tok_visa")
+    await sales_services.take_payment(payments, "o2", Decimal("1"), "credit_card", "tok_declined")
     assert sample("payments_total", operation="charge", outcome="approved") == approved + 1
     assert sample("payments_total", operation="charge", outcome="declined") == declined + 1
+
+
+async def test_units_are_counted_once_per_change_of_a_hold_and_the_sweep_sets_the_gauges() -> None:
+    store = DocInventoryStore(Tables())
+    await store.seed(DEFAULT_CATALOG)
+    units = {
+        event: sample("inventory_units_total", event=event) for event in ("held", "committed", "expired")
+    }
+    holds_expired = sample("inventory_holds_expired_total")
+
+    for _ in range(2):  # a retry holds and commits nothing more
+        await inventory_services.hold_stock(store, "sold", {"123": 2}, 60)
+        await inventory_services.commit_hold(store, "sold")
+    await inventory_services.hold_stock(store, "late", {"456": 3}, -1)
+    await inventory_services.hold_stock(store, "open", {"789": 4}, 60)
+    assert await inventory_services.expire_holds(store) == ["late"]
+
+    assert sample("inventory_units_total", event="held") == units["held"] + 2 + 3 + 4
+    assert sample("inventory_units_total", event="committed") == units["committed"] + 2
+    assert sample("inventory_units_total", event="expired") == units["expired"] + 3
+    assert sample("inventory_holds_expired_total") == holds_expired + 1
+    assert (sample("inventory_holds_open"), sample("inventory_units_on_hold")) == (1, 4)
+
+
+async def test_deliveries_scheduled_and_moves_are_counted_once_each() -> None:
+    scheduled = sample("deliveries_scheduled_total")
+    moves = {status: sample("delivery_moves_total", status=status) for status in ("Shipped", "Cancelled")}
+    async with running(FakeSales(an_order("order_1")), delivery_store=DocDeliveryStore(Tables())) as api:
+        assert (await post(api)).status_code == 201
+        assert (await post(api)).status_code == 409  # one delivery per order: nothing scheduled
+        assert (await patch(api, "Shipped")).status_code == 200
+        assert (await patch(api, "Shipped")).status_code == 409
+        assert (await patch(api, "Cancelled")).status_code == 409
+
+    assert sample("deliveries_scheduled_total") == scheduled + 1
+    assert sample("delivery_moves_total", status="Shipped") == moves["Shipped"] + 1
+    assert sample("delivery_moves_total", status="Cancelled") == moves["Cancelled"]
+    for status in ("In Transit", "Delivered"):  # every series exists from the start
+        assert REGISTRY.get_sample_value("delivery_moves_total", {"status": status}) is not None
 
 
 def test_only_a_valid_traceparent_is_adopted() -> None:

@@ -58,7 +58,7 @@ def inventory_doc() -> dict[str, Any]:
                 }
             },
             # Not under inventory's prefix: never published by the gateway.
-            "/internal/reservations": {"post": {"responses": {"201": ok(ref("Book"))}}},
+            "/internal/holds": {"post": {"responses": {"201": ok(ref("Book"))}}},
             "/api/orders": {"get": {"responses": {"200": ok(ref("Book"))}}},
         },
         "components": {

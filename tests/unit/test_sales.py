@@ -216,7 +216,7 @@ async def test_inventory_down_throughout_is_503_after_a_bounded_number_of_releas
     await assert_no_order(shop)
 
 
-def a_reservation(**fields: Any) -> bytes:
+def a_hold(**fields: Any) -> bytes:
     return json.dumps(
         {"order_id": "order_1", "status": "held", "expires_at": "2026-11-26T12:05:00Z", **fields}
     ).encode()
@@ -226,9 +226,9 @@ WRONG_HOLD_ANSWERS = {
     "500": (500, b'{"error": "Internal server error"}'),
     "409-without-shortages": (409, b'{"error": "Order order_1 already holds other lines"}'),
     "not-json": (200, b"<html>not json</html>"),
-    "no-lines": (201, a_reservation()),
-    "a-book-missing": (201, a_reservation(lines=[])),
-    "price-null": (201, a_reservation(lines=[{"book_id": "123", "quantity": 2, "unit_price": None}])),
+    "no-lines": (201, a_hold()),
+    "a-book-missing": (201, a_hold(lines=[])),
+    "price-null": (201, a_hold(lines=[{"book_id": "123", "quantity": 2, "unit_price": None}])),
 }
 
 
@@ -402,7 +402,7 @@ async def test_readiness_follows_inventory(shop: Shop) -> None:
         raise httpx.ConnectError("down", request=request)
 
     settings = SalesSettings(store="memory", recovery_interval_seconds=3600)
-    cut_off = create_app(settings, inventory_http=httpx.AsyncClient(transport=httpx.MockTransport(down)))
+    cut_off = create_app(settings, inventory=httpx.AsyncClient(transport=httpx.MockTransport(down)))
     async with (
         cut_off.router.lifespan_context(cut_off),
         httpx.AsyncClient(
