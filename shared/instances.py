@@ -2,7 +2,7 @@
 aiohttp session every process runs with, an httpx client for tests, the transport failures both
 report, and the answer they return. `shared.http.Upstream` spreads calls over them.
 
-aiohttp, not httpx: under load httpx's connection pool cost sales about half its CPU (httpx #3215;
+aiohttp, not httpx: under load httpx's connection pool cost a calling service about half its CPU (httpx #3215;
 docs/benchmarks.md). An httpx client still plugs in (`HttpxInstance`), so tests can put a fake
 (`httpx.MockTransport`) or an app in-process (`httpx.ASGITransport`) behind the same `Upstream`.
 """

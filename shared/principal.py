@@ -31,7 +31,7 @@ class Principal:
 
     @property
     def sees_only_own(self) -> bool:
-        """A customer (and nothing more) sees only its own orders and deliveries."""
+        """A customer (and nothing more) sees only what is its own (`owns`)."""
         return not self.has_role("staff")
 
     def owns(self, customer_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""Bounded, jittered retries for idempotent calls only (holds, commits, releases keyed by order id)."""
+"""Bounded, jittered retries for idempotent calls only (calls keyed so that a repeat changes nothing)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 async def retry_idempotent(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     """Run `call`, retrying on 503/504-class failures; the last failure is raised as it was."""
     # The first attempt outside tenacity: building its machinery for every call that succeeds at
-    # once (nearly all of them) was ~3% of sales' CPU per order (docs/benchmarks.md).
+    # once (nearly all of them) was ~3% of a calling service's CPU per request (docs/benchmarks.md).
     try:
         return await call()
     except CircuitOpen:  # a breaker's fast refusal is not retried: it would only be refused again

@@ -1,7 +1,7 @@
 """FastAPI dependencies every service's routes use: the caller and its role, and paging.
 
 Every dependency in the services is `async def`, even when it never awaits: FastAPI runs a plain
-`def` dependency in a worker thread, and that hand-off was about a tenth of sales' CPU per order
+`def` dependency in a worker thread, and that hand-off was about a tenth of a service's CPU per request
 (docs/benchmarks.md).
 """
 

@@ -48,7 +48,7 @@ class Docs(Protocol):
     async def get(self, table: str, key: str) -> Any: ...
 
     async def keys(self, table: str) -> list[str]:
-        """Every key of a small table (holds in progress, unfinished sagas)."""
+        """Every key of a small table (work in progress that a sweep or recovery walks)."""
 
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T: ...
 

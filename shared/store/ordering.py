@@ -1,6 +1,6 @@
 """A table's stable order and its secondary indexes, kept in memory beside the documents.
 
-Each document has a persistent integer sort key (an order's number, a book's catalog position),
+Each document has a persistent integer sort key (an entity's number, a catalog position),
 so a cursor is just the last sort key seen: it stays valid while records are added and across
 restarts. Finding a page costs a binary search plus the page itself, whatever the table's size.
 Indexes map a field's value to the sorted sort keys of the documents that have it.

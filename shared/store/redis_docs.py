@@ -7,7 +7,7 @@ Layout under the service's own prefix (never another service's keys):
 with one Lua script (compare and set) that applies its writes, with the sets that index them,
 only if every key it read still holds what it read: all of it lands or none, and a conflicting
 change by another client makes it run again. One round trip per key read and one to commit, where
-WATCH/GET/MULTI/EXEC took two per key and three more to commit, most of an order's client work.
+WATCH/GET/MULTI/EXEC took two per key and three more to commit, most of a request's client work.
 """
 
 from __future__ import annotations
