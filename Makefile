@@ -10,7 +10,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 UV_VERSION := 0.13.9
 COMPOSE    ?= docker compose
 
-.PHONY: help run test check lint unit integration bench lock up down test-compose clean
+.PHONY: help run test check lint unit integration bench lock certs up down test-compose clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -55,6 +55,10 @@ lock: $(VENV)/.installed  ## regenerate requirements.lock from pyproject.toml (u
 	@$(VENV)/bin/uv --version 2>/dev/null | grep -q ' $(UV_VERSION)' || $(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 		--python-platform linux --custom-compile-command 'make lock' -o requirements.lock
+
+# A local CA and a certificate for localhost in certs/ (git-ignored), for HTTPS in development.
+certs: $(VENV)/.installed  ## make certs/ca.crt and certs/tls.{crt,key} for localhost (kept CA; FORCE=1 renews it)
+	$(PY) deploy/certs.py --out certs $(if $(FORCE),--force)
 
 up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env)
 	$(COMPOSE) up -d --build --wait
