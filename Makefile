@@ -60,9 +60,9 @@ lock: $(VENV)/.installed  ## regenerate requirements.lock from pyproject.toml (u
 certs: $(VENV)/.installed  ## make certs/ca.crt and certs/tls.{crt,key} for localhost (kept CA; FORCE=1 renews it)
 	$(PY) deploy/certs.py --out certs $(if $(FORCE),--force)
 
-up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env)
+up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env; make certs)
 	$(COMPOSE) up -d --build --wait
-	@echo "Bookstore ready at http://$$($(COMPOSE) port nginx 80)/api/books"
+	@echo "Bookstore ready at https://$$($(COMPOSE) port nginx 443)/api/books"
 
 down:  ## stop the stack (its Redis volumes stay; docker compose down -v removes them too)
 	$(COMPOSE) down
