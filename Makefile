@@ -57,8 +57,8 @@ lock: $(VENV)/.installed  ## regenerate requirements.lock from pyproject.toml (u
 		--python-platform linux --custom-compile-command 'make lock' -o requirements.lock
 
 # A local CA and a certificate for localhost in certs/ (git-ignored), for HTTPS in development.
-certs: $(VENV)/.installed  ## make certs/ca.crt and certs/tls.{crt,key} for localhost (kept CA; FORCE=1 renews it)
-	$(PY) deploy/certs.py --out certs $(if $(FORCE),--force)
+certs: $(VENV)/.installed  ## make certs/ca.crt and certs/tls.{crt,key} for localhost and HOSTS (FORCE=1: new CA)
+	$(PY) deploy/certs.py --out certs $(foreach host,$(HOSTS),--host $(host)) $(if $(FORCE),--force)
 
 up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env; make certs)
 	$(COMPOSE) up -d --build --wait
