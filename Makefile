@@ -10,10 +10,10 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 UV_VERSION := 0.13.9
 COMPOSE    ?= docker compose
 
-.PHONY: help run test check lint unit integration bench lock certs up down test-compose clean
+.PHONY: help run test check lint unit integration bench lock certs up down test-compose test-k8s clean
 
 help:  ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 # The environment is rebuilt whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -69,6 +69,10 @@ down:  ## stop the stack (its Redis volumes stay; docker compose down -v removes
 
 test-compose: $(VENV)/.installed  ## build the images, run the stack and test it end to end through nginx
 	$(VENV)/bin/pytest tests/compose -m compose -q
+
+# podman plays the dev overlay (deploy/k8s/overlays/podman adapts what it lacks); no cluster needed.
+test-k8s: $(VENV)/.installed  ## build the images, play deploy/k8s with podman and test it through the gateway
+	$(VENV)/bin/pytest tests/k8s -m k8s -q
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,20 +1,22 @@
 """deploy/k8s: every overlay, rendered by kubectl's own kustomize, is valid against the pinned
 Kubernetes API schemas (kubernetes-validate, offline, strict), holds the whole system, runs every pod
-hardened with probes and a graceful stop, sizes dev and prod as documented.
-How the parts are wired: test_k8s_wiring.py."""
+hardened with probes and a graceful stop, sizes dev and prod as documented, and the podman overlay
+of `make test-k8s` changes only what podman lacks. How the parts are wired: test_k8s_wiring.py."""
 
 from __future__ import annotations
+
+import re
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.unit.k8s_render import OVERLAYS, PYTHON_APPS, of_kind, render, workloads
+from tests.unit.k8s_render import OVERLAYS, PYTHON_APPS, calls, of_kind, render, workloads
 
 KUBERNETES_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (pyproject.toml pins it)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "podman"])
 def test_every_manifest_is_valid_against_the_kubernetes_api_schemas(overlay: str) -> None:
     for doc in render(overlay):
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)  # raises on any mistake
@@ -114,3 +116,31 @@ def test_dev_runs_one_of_each_with_redis_in_memory_and_prod_scales_and_persists(
     for name, workload in prod.items():
         for container in workload["spec"]["template"]["spec"]["containers"]:
             assert container["resources"]["limits"]["memory"], name
+
+
+def test_the_podman_overlay_changes_only_what_podman_lacks() -> None:
+    """deploy/k8s/overlays/podman's header says why each change: pod names for Services, no
+    StatefulSet, no host ports but the gateway's, no liveness probes. Nothing else differs."""
+    (dev_config,) = of_kind("dev", "ConfigMap")
+    (podman_config,) = of_kind("podman", "ConfigMap")
+    played = {(doc["kind"], doc["metadata"]["name"]): doc for doc in render("podman")}
+    for doc in render("dev"):
+        name = doc["metadata"]["name"]
+        expected = yaml.safe_load(yaml.safe_dump(doc).replace(dev_config, podman_config))
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            (container,) = expected["spec"]["template"]["spec"]["containers"]
+            del container["livenessProbe"]
+            if name != "gateway":
+                del container["ports"]
+        if doc["kind"] == "StatefulSet":
+            expected["kind"] = "Deployment"
+            del expected["spec"]["serviceName"]
+        if doc["kind"] == "ConfigMap":
+            expected["data"] = {
+                key: re.sub(r"//([a-z-]+):", r"//\1-pod-0:", value) if key.endswith("_URL") else value
+                for key, value in expected["data"].items()
+            }
+        assert played.pop((expected["kind"], expected["metadata"]["name"])) == expected, name
+    assert not played
+    pods = {f"{name}-pod-0" for name in of_kind("podman", "Deployment")}  # podman's pod names
+    assert {host for _, host, _ in calls("podman")} <= pods
