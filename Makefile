@@ -10,10 +10,10 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 UV_VERSION := 0.13.9
 COMPOSE    ?= docker compose
 
-.PHONY: help run test check lint unit integration bench lock up down test-compose clean
+.PHONY: help run test check lint unit integration bench lock certs up down test-compose test-k8s clean
 
 help:  ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 # The environment is rebuilt whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -56,15 +56,23 @@ lock: $(VENV)/.installed  ## regenerate requirements.lock from pyproject.toml (u
 	$(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 		--python-platform linux --custom-compile-command 'make lock' -o requirements.lock
 
-up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env)
+# A local CA and a certificate for localhost in certs/ (git-ignored), for HTTPS in development.
+certs: $(VENV)/.installed  ## make certs/ca.crt and certs/tls.{crt,key} for localhost and HOSTS (FORCE=1: new CA)
+	$(PY) deploy/certs.py --out certs $(foreach host,$(HOSTS),--host $(host)) $(if $(FORCE),--force)
+
+up:  ## build and start the whole stack with docker compose (needs .env: cp .env.example .env; make certs)
 	$(COMPOSE) up -d --build --wait
-	@echo "Bookstore ready at http://$$($(COMPOSE) port nginx 80)/api/books"
+	@echo "Bookstore ready at https://$$($(COMPOSE) port nginx 443)/api/books"
 
 down:  ## stop the stack (its Redis volumes stay; docker compose down -v removes them too)
 	$(COMPOSE) down
 
 test-compose: $(VENV)/.installed  ## build the images, run the stack and test it end to end through nginx
 	$(VENV)/bin/pytest tests/compose -m compose -q
+
+# podman plays the dev overlay (deploy/k8s/overlays/podman adapts what it lacks); no cluster needed.
+test-k8s: $(VENV)/.installed  ## build the images, play deploy/k8s with podman and test it through the gateway
+	$(VENV)/bin/pytest tests/k8s -m k8s -q
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

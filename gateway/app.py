@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from gateway.auth import TokenAuthenticator, authenticator_from
 from gateway.guard import Guard
-from gateway.openapi import ASSETS_URL, PublicSpec, api_version, router, swagger_assets
+from gateway.openapi import ASSETS_URL, OriginalDocsRedirect, PublicSpec, api_version, router, swagger_assets
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
@@ -59,7 +59,7 @@ def create_app(
         title="Bookstore API",
         lifespan=lifespan,
         routers=[router],
-        middleware=[*_cors(settings), proxy],
+        middleware=[*_cors(settings), Middleware(OriginalDocsRedirect), proxy],
         internal=False,  # the public door: it signs what it forwards, it does not check signatures
         docs_url=None,
         redoc_url=None,

@@ -1,4 +1,5 @@
 """The public API's description at /openapi.json, and Swagger UI to read and try it at /docs.
+The original API's paths for both, /apispec.json and /api/docs, lead to the same, without a token.
 
 The gateway imports no service code: it fetches each service's own /openapi.json through that
 service's upstream on first use, merges them (`gateway.spec.merge`), and caches the result once it
@@ -16,8 +17,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.routes import Route
 from gateway.spec import merge
@@ -27,6 +29,7 @@ log = logging.getLogger("gateway.openapi")
 
 ASSETS_URL = "/docs/assets"
 SPEC_PATH = "/openapi.json"
+ORIGINAL_DOCS_URL = "/api/docs"  # the original API's Swagger UI; under /api, where the proxy wants a token
 
 
 def api_version() -> str:
@@ -89,6 +92,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get(SPEC_PATH)
+@router.get("/apispec.json")  # the original API's path of its spec
 async def openapi_json(spec: SpecDep) -> Response:
     return Response(await spec.body(), media_type="application/json")
 
@@ -110,3 +114,22 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 def swagger_assets() -> StaticFiles:
     """Swagger UI's JS and CSS from the installed fastapi-offline package: /docs needs no CDN."""
     return StaticFiles(directory=str(resources.files("fastapi_offline") / "static"))
+
+
+class OriginalDocsRedirect:
+    """Answers a GET or HEAD of exactly /api/docs with a redirect to /docs, before the proxy would
+    take it for an API call and ask for a token; every other path goes on unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == ORIGINAL_DOCS_URL
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            root = scope.get("root_path", "")
+            await RedirectResponse(f"{root}/docs", status_code=308)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,5 +1,6 @@
-"""Fixtures of the compose suite (`make test-compose`): one stack for the module, and a client of
-it through nginx. Its tests carry the `compose` marker, which plain `pytest` deselects (addopts)."""
+"""Fixtures of the compose suite (`make test-compose`): one stack for the session (its modules run in
+name order and share it), and a client of it through nginx over HTTPS, verified against the run's
+CA. Its tests carry the `compose` marker, which plain `pytest` deselects (addopts)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from tests.compose.stack import ComposeStack
 from tests.integration.system import free_port_block
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ComposeStack]:
     if (
         shutil.which("docker") is None
         or subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode
     ):
         pytest.fail("needs docker and docker compose; without an engine: ../shared/tools/with-compose")
-    stack = ComposeStack(tmp_path_factory.mktemp("compose"), free_port_block(1))
+    port = free_port_block(2)
+    stack = ComposeStack(tmp_path_factory.mktemp("compose"), https_port=port, http_port=port + 1)
     failed_before = request.session.testsfailed
     try:
         stack.up()
@@ -37,5 +39,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
 async def client(stack: ComposeStack) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
     headers = {"Authorization": f"Bearer {stack.token}"}
-    async with httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=30, limits=limits) as c:
+    async with stack.trusting_client(headers=headers, timeout=30, limits=limits) as c:
         yield c

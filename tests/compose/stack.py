@@ -1,6 +1,7 @@
 """The docker compose stack of the repository (docker-compose.yml) under a project name of its own,
 driven through the `docker compose` CLI: built, started with --wait, and always taken down with its
-volumes and images. Its only published port is nginx's, on 127.0.0.1."""
+volumes and images. Its only published ports are nginx's, HTTPS and HTTP, on 127.0.0.1, with a
+certificate from `make certs`' script (deploy/certs.py) made for the run."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import json
 import os
 import re
 import secrets
+import ssl
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = ("gateway", "inventory", "sales", "delivery")
@@ -36,9 +41,16 @@ _CONNECT = (
 class ComposeStack:
     """One running copy of the stack: `up()`, then `url`, `token` and the compose verbs below."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
+    def __init__(self, workdir: Path, https_port: int, http_port: int) -> None:
         self.project = f"bookstore-test-{uuid.uuid4().hex[:10]}"
-        self.port = port
+        self.https_port, self.http_port = https_port, http_port
+        self.certs = workdir / "certs"
+        subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "certs.py"), "--out", str(self.certs)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         self.token = secrets.token_urlsafe(32)
         tokens = workdir / "tokens.json"
         digest = hashlib.sha256(self.token.encode()).hexdigest()
@@ -48,15 +60,27 @@ class ComposeStack:
             **os.environ,
             "INTERNAL_SECRET": secrets.token_hex(32),
             "TOKENS_FILE": str(tokens),
+            "TLS_CERT_FILE": str(self.certs / "tls.crt"),
+            "TLS_KEY_FILE": str(self.certs / "tls.key"),
             "HTTP_ADDRESS": "127.0.0.1",
-            "HTTP_PORT": str(port),
+            "HTTPS_PORT": str(https_port),
+            "HTTP_PORT": str(http_port),
             "BOOKSTORE_TAG": self.project,  # images of this run only, removed by down()
             "HEALTHCHECK_INTERVAL": "3s",
         }
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def trusting_client(self, **options: Any) -> httpx.AsyncClient:
+        """A client that verifies nginx's certificate against the run's CA, and trusts nothing else."""
+        trust = ssl.create_default_context(cafile=self.certs / "ca.crt")
+        return httpx.AsyncClient(base_url=self.url, verify=trust, **options)
 
     def compose(self, *args: str, timeout: float = 120, check: bool = True) -> str:
         command = ["docker", "compose", "--project-directory", str(ROOT), "-p", self.project, *args]
