@@ -11,7 +11,7 @@ import pytest
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs
 from shared.store.redis_docs import RedisDocs
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 
 @pytest.fixture(scope="session")

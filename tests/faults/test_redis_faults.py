@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.redis_server import RedisServer
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import AUTH, LocalSystem
+from devtools.system import AUTH, LocalSystem
+from tests.helpers import RedisServer, all_orders, eventually, order_body, sold, stock
 
 FAST_RECOVERY = {
     "SALES_RECOVERY_GRACE_SECONDS": "1",

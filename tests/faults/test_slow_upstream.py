@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.system import AUTH, LocalSystem
 from tests.faults.latency_proxy import LatencyProxy
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import AUTH, LocalSystem
+from tests.helpers import all_orders, eventually, order_body, sold, stock
 
 BOOK, START = "123", 50
 SLOW = 2.0  # seconds the link holds each chunk: four times sales' request timeout

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.redis_server import RedisServer
-from tests.integration.system import AUTH, LocalSystem
+from devtools.system import AUTH, LocalSystem
+from tests.helpers import RedisServer
 
 
 @pytest.fixture

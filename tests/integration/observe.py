@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.redis_server import require_binary
-from tests.integration.system import free_port_block
+from devtools.system import free_port_block
+from tests.helpers import require_binary
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

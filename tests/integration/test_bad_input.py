@@ -11,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.shop import order_body
-from tests.integration.system import AUTH, LocalSystem
+from devtools.system import AUTH, LocalSystem
+from tests.helpers import order_body
 
 GOOD_DELIVERY = {"order_id": "order_1", "address": "1 Main St"}
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.shop import all_orders, order_body, sold, stock
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
+from tests.helpers import all_orders, order_body, sold, stock
 
 # The same on the JSON default and on Redis with two instances of every service.
 BOTH_STORES = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)

@@ -25,7 +25,7 @@ from shared.paging import Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs
 from shared.store.redis_docs import RedisDocs
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.shop import order_body
+from tests.helpers import order_body
 
 # The same on the JSON default and on Redis with two instances of every service.
 pytestmark = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)

@@ -14,7 +14,7 @@ import pytest
 from shared.errors import Conflict, ServiceUnavailable
 from shared.store.docs import Docs, Tx
 from shared.store.redis_docs import RedisDocs
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 
 def _order(docs: Docs) -> Docs:

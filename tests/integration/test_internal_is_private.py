@@ -10,8 +10,8 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.shop import order_body, stock
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
+from tests.helpers import order_body, stock
 
 SNEAKY_PATHS = [
     "/internal/holds/order_1",

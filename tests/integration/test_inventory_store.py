@@ -32,7 +32,7 @@ from inventory_service.domain import (
 from inventory_service.store import DocInventoryStore
 from shared.store.docs import Docs, Tx
 from shared.store.redis_docs import RedisDocs
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 
+from devtools.system import AUTH, LocalSystem
+from tests.helpers import RedisServer, order_body
 from tests.integration.observe import FakeCollector, Samples, delta, scrape, value
-from tests.integration.redis_server import RedisServer
-from tests.integration.shop import order_body
-from tests.integration.system import AUTH, LocalSystem
 
 PROCESSES = ("gateway", "inventory", "sales", "delivery")
 

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.shop import order_body, stock
+from tests.helpers import order_body, stock
 
 # The same on the JSON default and on Redis with two instances of every service.
 pytestmark = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)

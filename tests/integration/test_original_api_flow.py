@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 # The same flows on the JSON default and on Redis with two instances of every service.

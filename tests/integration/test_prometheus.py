@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from devtools.system import LocalSystem
+from tests.helpers import order_body, require_binary
 from tests.integration.observe import PrometheusServer
-from tests.integration.redis_server import require_binary
-from tests.integration.shop import order_body
-from tests.integration.system import LocalSystem
 
 OPS = Path(__file__).resolve().parents[2] / "ops"
 

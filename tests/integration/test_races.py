@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.shop import all_orders, order_body, sold, stock
+from tests.helpers import all_orders, order_body, sold, stock
 
 # The same on the JSON default and on Redis with two instances of every service.
 pytestmark = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)

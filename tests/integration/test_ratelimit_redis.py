@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.ratelimit import Decision, RedisRateLimiter
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
 
 JWT_SECRET = "test-jwt-secret-of-a-decent-length-0123456789"
 TOKENS = {

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
 
 PREFIXES = {"inventory": "/api/books", "sales": "/api/orders", "delivery": "/api/deliveries"}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from devtools.system import free_port_block
 from shared import internal
 from shared.context import request_id_var
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import AiohttpInstance, Upstream
-from tests.integration.system import free_port_block
 
 SECRET = "s" * 32
 
