@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from devtools.system import AUTH, LocalSystem
+from tests.e2e.observe import FakeCollector, Samples, delta, scrape, value
 from tests.helpers import RedisServer, order_body
-from tests.integration.observe import FakeCollector, Samples, delta, scrape, value
 
 PROCESSES = ("gateway", "inventory", "sales", "delivery")
 

@@ -184,7 +184,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     [(n, m, p, b, c) for n, m, p, b, exp in MATRIX for c in exp],
     ids=[f"{n} as {c}" for n, _, _, _, exp in MATRIX for c in exp],
 )
-def test_role_matrix(shop: LocalSystem, name: str, method: str, path: str, body: Any, caller: str) -> None:
+def test_every_caller_gets_exactly_the_status_its_role_allows(
+    shop: LocalSystem, name: str, method: str, path: str, body: Any, caller: str
+) -> None:
     expected = next(exp for n, *_, exp in MATRIX if n == name)[caller]
     payload = body(caller) if callable(body) else body
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from devtools.system import LocalSystem
-from tests.helpers import order_body, stock
+from tests.helpers import TOKEN, order_body, stock
 
 SNEAKY_PATHS = [
     "/internal/holds/order_1",
@@ -26,7 +26,7 @@ SNEAKY_PATHS = [
 async def raw_request(port: int, method: str, path: str) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
-        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer my_secure_token\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
         "Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
     )
     await writer.drain()

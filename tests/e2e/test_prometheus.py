@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 
 from devtools.system import LocalSystem
-from tests.helpers import order_body, require_binary
-from tests.integration.observe import PrometheusServer
+from tests.e2e.observe import PrometheusServer
+from tests.helpers import ROOT, order_body, require_binary
 
-OPS = Path(__file__).resolve().parents[2] / "ops"
+OPS = ROOT / "ops"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
