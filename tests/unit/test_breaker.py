@@ -9,12 +9,10 @@ from contextlib import AsyncExitStack, ExitStack
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from shared.breaker import Breaker, Bulkhead, CircuitOpen, Protection
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import Upstream
-from tests.unit.fake_instances import instance, refusing
+from tests.unit.fake_instances import instance
 
 AUTH = {"Authorization": "Bearer my_secure_token"}
 
@@ -367,23 +365,3 @@ async def test_the_upstream_refuses_the_call_beyond_its_bound() -> None:
     release.set()
 
     assert (await first).status_code == 200
-
-
-# --- in the gateway -------------------------------------------------------------------------------
-
-
-async def test_the_gateway_fails_fast_once_a_service_keeps_refusing_connections() -> None:
-    services = {name: refusing(name) for name in ("inventory", "sales", "delivery")}
-    app = create_app(GatewaySettings(breaker_failures=5), **services)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=AUTH) as client:
-            refused = [(await client.get("/api/books/123")).json()["error"] for _ in range(5)]
-            fast = await client.get("/api/books/123")
-            other = await client.get("/api/orders/order_1")
-
-    assert refused == ["The inventory service is unavailable"] * 5
-    assert fast.status_code == 503
-    assert fast.json()["error"] == "The inventory service is unavailable (circuit open)"
-    assert int(fast.headers["retry-after"]) >= 1
-    assert other.json()["error"] == "The sales service is unavailable"  # each service has its own

@@ -1,4 +1,5 @@
-"""Merging the services' OpenAPI documents into the gateway's one description of the public API."""
+"""Merging the services' OpenAPI documents into the gateway's one description of the public API, and
+serving it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from typing import Any
 
 import httpx
 
-from gateway.app import create_app
 from gateway.openapi import api_version
 from gateway.settings import GatewaySettings
 from gateway.spec import merge
 from shared import internal
-from tests.unit.fake_instances import refusing
+from tests.unit.gateway.in_process import running_gateway
 
 PREFIXES = {"inventory": "/api/books", "sales": "/api/orders"}
 ERROR_BODY = {
@@ -246,15 +246,11 @@ def test_the_inputs_are_not_modified() -> None:
 
 
 async def test_with_the_services_unreachable_the_description_is_503_naming_them_and_docs_still_load() -> None:
-    services = {name: refusing(name) for name in ("inventory", "sales", "delivery")}
-    app = create_app(GatewaySettings(), **services)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous:
-            description = await anonymous.get("/openapi.json")
-            page = await anonymous.get("/docs")
-            css = await anonymous.get("/docs/assets/swagger-ui.css")
-            fastapi_default = await anonymous.get("/redoc")
+    async with running_gateway() as anonymous:
+        description = await anonymous.get("/openapi.json")
+        page = await anonymous.get("/docs")
+        css = await anonymous.get("/docs/assets/swagger-ui.css")
+        fastapi_default = await anonymous.get("/redoc")
 
     assert description.status_code == 503
     assert description.headers["retry-after"]
@@ -281,12 +277,10 @@ async def test_each_service_is_asked_once_with_a_signed_call_and_the_merge_is_se
 
         return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=f"http://{name}")
 
-    app = create_app(GatewaySettings(INTERNAL_SECRET=secret), **{name: serving(name) for name in documents})
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous:
-            first = await anonymous.get("/openapi.json")
-            again = await anonymous.get("/openapi.json")
+    services = {name: serving(name) for name in documents}
+    async with running_gateway(GatewaySettings(INTERNAL_SECRET=secret), **services) as anonymous:
+        first = await anonymous.get("/openapi.json")
+        again = await anonymous.get("/openapi.json")
 
     prefixes = {**PREFIXES, "delivery": "/api/deliveries"}
     assert first.status_code == again.status_code == 200

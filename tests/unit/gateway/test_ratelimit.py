@@ -5,19 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.ratelimit import Decision, MemoryRateLimiter, headers
-
-
-class FakeClock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.helpers import FakeClock
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.ratelimit import Decision, RedisRateLimiter
-from tests.helpers import RedisServer
+from tests.helpers import FakeClock, RedisServer, closed_port
 
 
 @pytest.fixture
@@ -29,20 +29,6 @@ async def raw(redis_server: RedisServer) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_server.url)
     yield client
     await client.aclose()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_full_burst_is_allowed_and_the_next_request_is_refused(
@@ -169,7 +155,7 @@ async def test_limiting_resumes_when_redis_comes_back(tmp_path: Path) -> None:
         # Redis is not asked again until a probe interval has passed: still open.
         assert all([(await limiter.take("alice")).allowed for _ in range(3)])
 
-        clock.now += 1.0
+        clock.advance(1.0)
         assert [(await limiter.take("alice")).allowed for _ in range(3)] == [True, True, False]
     finally:
         await limiter.close()
