@@ -1,7 +1,7 @@
 """What tests of several areas and layers share, written once: the contract's error envelope, the
-principal headers the gateway sends, the development token, a closed loopback port, a clock that
-moves only when told, binaries a test needs (a real redis-server), and a client's view of the shop
-(an order's body, a book's stock, the units sold)."""
+principal headers the gateway sends, the development token, a metric's value, a closed loopback
+port, a clock that moves only when told, binaries a test needs (a real redis-server), and a
+client's view of the shop (an order's body, a book's stock, the units sold)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from devtools import redis_server
 from devtools.launch import DEV_TOKEN
@@ -45,6 +46,11 @@ def assert_envelope(response: httpx.Response, status: int, error: str | None = N
     if error is not None:
         assert body["error"] == error
     return body
+
+
+def sample(name: str, **labels: str) -> float:
+    """A metric's value in this process's registry (0 for a series not written yet)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def closed_port() -> int:

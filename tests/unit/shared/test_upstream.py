@@ -1,4 +1,5 @@
-"""Upstream calls spread over instances: round robin, a refusing instance skipped, 503/504 mapping."""
+"""Upstream calls spread over instances: round robin, a refusing instance skipped, 503/504 mapping,
+raw sending and signed calls; and each instance's breaker at work in an upstream of several."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import httpx
 import pytest
 
 from shared import internal
+from shared.breaker import CircuitOpen, Protection
 from shared.errors import ServiceUnavailable, UpstreamTimeout
 from shared.http import Upstream, base_urls
 from shared.settings import ServiceSettings
+from tests.helpers import FakeClock
 from tests.unit.fake_instances import instance
 
 
@@ -118,3 +121,89 @@ async def test_from_settings_takes_the_instances_a_setting_names_or_the_instance
 def test_an_upstream_needs_an_instance() -> None:
     with pytest.raises(ValueError, match="no instance of sales"):
         Upstream("sales", [])
+
+
+# --- in an upstream of several instances ------------------------------------------------------------
+
+
+async def test_an_instance_that_keeps_timing_out_stops_getting_its_turns() -> None:
+    seen: list[str] = []
+    clock = FakeClock()
+    upstream = Upstream(
+        "inventory",
+        [instance("slow", seen, httpx.ReadTimeout), instance("fine", seen)],
+        Protection(failures=2, clock=clock),
+    )
+
+    outcomes = []
+    for _ in range(8):
+        try:
+            outcomes.append((await upstream.call("GET", "/x")).json()["instance"])
+        except UpstreamTimeout:
+            outcomes.append("504")
+
+    assert outcomes == ["504", "fine", "504", "fine", "fine", "fine", "fine", "fine"]
+    assert seen.count("slow") == 2
+    assert upstream.breaker_states() == {"http://slow": "open", "http://fine": "closed"}
+
+
+async def test_with_every_instance_open_the_service_fails_fast_without_calling_it() -> None:
+    seen: list[str] = []
+    clock = FakeClock()
+    upstream = Upstream(
+        "inventory",
+        [instance("a", seen, httpx.ConnectError), instance("b", seen, httpx.ConnectError)],
+        Protection(failures=2, reset_seconds=5.0, clock=clock),
+    )
+    for _ in range(2):
+        with pytest.raises(ServiceUnavailable):
+            await upstream.call("GET", "/x")
+    seen.clear()
+    clock.advance(2.5)
+
+    with pytest.raises(CircuitOpen) as refused:
+        await upstream.call("GET", "/x")
+
+    assert seen == []
+    assert refused.value.headers["Retry-After"] == "3"
+    assert refused.value.message == "The inventory service is unavailable (circuit open)"
+
+
+async def test_an_upstream_that_answers_503_or_404_is_not_failing() -> None:
+    seen: list[str] = []
+    upstream = Upstream(
+        "inventory",
+        [instance("busy", seen, status=503), instance("picky", seen, status=404)],
+        Protection(failures=1, clock=FakeClock()),
+    )
+
+    statuses = [(await upstream.call("GET", "/x")).status_code for _ in range(6)]
+
+    assert statuses == [503, 404] * 3
+    assert set(upstream.breaker_states().values()) == {"closed"}
+
+
+async def test_an_instance_is_probed_again_after_the_reset_time_and_closes_when_it_answers() -> None:
+    seen: list[str] = []
+    clock = FakeClock()
+    down = True
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append("inventory")
+        if down:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://inventory")
+    upstream = Upstream("inventory", client, Protection(failures=1, reset_seconds=5.0, clock=clock))
+    with pytest.raises(ServiceUnavailable):
+        await upstream.call("GET", "/x")
+    with pytest.raises(CircuitOpen):
+        await upstream.call("GET", "/x")
+    assert seen == ["inventory"]
+
+    down = False
+    clock.advance(5.0)
+
+    assert (await upstream.call("GET", "/x")).status_code == 200
+    assert upstream.breaker_states() == {"http://inventory": "closed"}

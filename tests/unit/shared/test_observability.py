@@ -1,5 +1,6 @@
 """Metrics, trace context and log fields, in-process: route templates as labels, /metrics open to
-Prometheus, calls and store operations counted, breakers read at scrape time, traceparent kept."""
+Prometheus, upstream calls and store operations counted, breakers read at scrape time, traceparent
+kept. (Each service's domain metrics are tested in its own folder.)"""
 
 from __future__ import annotations
 
@@ -7,25 +8,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import Decimal
 
 import httpx
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
-from delivery_service.store import DocDeliveryStore
-from inventory_service import services as inventory_services
-from inventory_service.domain import DEFAULT_CATALOG
-from inventory_service.store import DocInventoryStore
-from sales_service import services as sales_services
-from sales_service.payments import SimulatedPayments, TimedPayments
 from shared import tracing
 from shared.app import create_service_app
 from shared.http import Upstream, outbound_headers
 from shared.logs import JsonFormatter, _ContextFilter
 from shared.store import Tables
 from shared.store.docs import TablesDocs
-from tests.unit.delivery_shop import FakeSales, an_order, patch, post, running
+from tests.helpers import sample
 
 router = APIRouter()
 
@@ -38,10 +32,6 @@ async def thing(thing_id: str) -> dict[str, str]:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def app_client(secret: str | None = None) -> httpx.AsyncClient:
@@ -106,55 +96,6 @@ async def test_store_operations_are_timed_by_operation_and_backend() -> None:
     await docs.get("books", "1")
     await docs.get("books", "2")
     assert sample("store_operation_duration_seconds_count", operation="get", backend="memory") == before + 2
-
-
-async def test_payment_outcomes_are_counted() -> None:
-    payments = TimedPayments(SimulatedPayments(), timeout=1.0)
-    approved = sample("payments_total", operation="charge", outcome="approved")
-    declined = sample("payments_total", operation="charge", outcome="declined")
-    await sales_services.take_payment(payments, "o1", Decimal("1"), "credit_card", "tok_visa")
-    await sales_services.take_payment(payments, "o2", Decimal("1"), "credit_card", "tok_declined")
-    assert sample("payments_total", operation="charge", outcome="approved") == approved + 1
-    assert sample("payments_total", operation="charge", outcome="declined") == declined + 1
-
-
-async def test_units_are_counted_once_per_change_of_a_hold_and_the_sweep_sets_the_gauges() -> None:
-    store = DocInventoryStore(Tables())
-    await store.seed(DEFAULT_CATALOG)
-    units = {
-        event: sample("inventory_units_total", event=event) for event in ("held", "committed", "expired")
-    }
-    holds_expired = sample("inventory_holds_expired_total")
-
-    for _ in range(2):  # a retry holds and commits nothing more
-        await inventory_services.hold_stock(store, "sold", {"123": 2}, 60)
-        await inventory_services.commit_hold(store, "sold")
-    await inventory_services.hold_stock(store, "late", {"456": 3}, -1)
-    await inventory_services.hold_stock(store, "open", {"789": 4}, 60)
-    assert await inventory_services.expire_holds(store) == ["late"]
-
-    assert sample("inventory_units_total", event="held") == units["held"] + 2 + 3 + 4
-    assert sample("inventory_units_total", event="committed") == units["committed"] + 2
-    assert sample("inventory_units_total", event="expired") == units["expired"] + 3
-    assert sample("inventory_holds_expired_total") == holds_expired + 1
-    assert (sample("inventory_holds_open"), sample("inventory_units_on_hold")) == (1, 4)
-
-
-async def test_deliveries_scheduled_and_moves_are_counted_once_each() -> None:
-    scheduled = sample("deliveries_scheduled_total")
-    moves = {status: sample("delivery_moves_total", status=status) for status in ("Shipped", "Cancelled")}
-    async with running(FakeSales(an_order("order_1")), delivery_store=DocDeliveryStore(Tables())) as api:
-        assert (await post(api)).status_code == 201
-        assert (await post(api)).status_code == 409  # one delivery per order: nothing scheduled
-        assert (await patch(api, "Shipped")).status_code == 200
-        assert (await patch(api, "Shipped")).status_code == 409
-        assert (await patch(api, "Cancelled")).status_code == 409
-
-    assert sample("deliveries_scheduled_total") == scheduled + 1
-    assert sample("delivery_moves_total", status="Shipped") == moves["Shipped"] + 1
-    assert sample("delivery_moves_total", status="Cancelled") == moves["Cancelled"]
-    for status in ("In Transit", "Delivered"):  # every series exists from the start
-        assert REGISTRY.get_sample_value("delivery_moves_total", {"status": status}) is not None
 
 
 def test_only_a_valid_traceparent_is_adopted() -> None:
