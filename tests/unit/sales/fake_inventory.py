@@ -1,5 +1,5 @@
 """The sales service in-process with fakes around it: a fake inventory (MockTransport) with fault
-switches, the simulated payment provider, and the `shop` fixture the sales tests share."""
+switches, the simulated payment provider, and what the sales tests do with them (place, ship)."""
 
 from __future__ import annotations
 
@@ -14,28 +14,23 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 
 from sales_service import services
 from sales_service.app import create_app
 from sales_service.clients import InventoryClient
 from sales_service.domain import Order
-from sales_service.payments import PaymentProvider, SimulatedPayments
+from sales_service.payments import PaymentProvider
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore
 from shared.http import Upstream
 from shared.store import Tables
+from tests.helpers import STAFF, assert_envelope, order_body
 
 PRICES = {"123": Decimal("15.99"), "456": Decimal("12.99"), "789": Decimal("14.99")}
 FULL_STOCK = {"123": 50, "456": 30, "789": 25}
 HOLDS = "/internal/holds"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-ORDER: dict[str, Any] = {
-    "customer_id": "cust_001",
-    "books": [{"book_id": "123", "quantity": 2}],
-    "payment_method": "credit_card",
-    "payment_token": "tok_visa",
-}
+ORDER = order_body("123", 2)
 # A negative grace: every Pending order counts as interrupted, even one made this very second.
 EVERYTHING_IS_OLD = timedelta(seconds=-1)
 
@@ -70,7 +65,8 @@ class FakeInventory:
         times: int | None = None,
         landed: bool = False,
     ) -> None:
-        """`operations` (default: all) raise `error`, every time or the next `times` times."""
+        """`operations` (default: every hold operation; "health" too when named) raise `error`, every
+        time or the next `times` times."""
         for operation in operations or ("hold", "commit", "release", "return"):
             self.faults[operation] = Fault(error, times, landed)
 
@@ -89,6 +85,8 @@ class FakeInventory:
         await asyncio.sleep(0)  # a real call suspends here
         path = request.url.path
         if path == "/healthz":
+            if health_fault := self._take_fault("health"):
+                raise health_fault.error("injected fault", request=request)
             return httpx.Response(200, json={"status": "ok"})
         if request.method != "POST" or not path.startswith(HOLDS):
             return _error(404, "Not found")
@@ -212,17 +210,8 @@ class Shop:
         return await self.api.post("/api/orders", json={**ORDER, **fields})
 
 
-STAFF = {"x-principal-subject": "staff_1", "x-principal-roles": "staff"}
-
-
 def to_inventory(inventory: FakeInventory) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(inventory), base_url="http://inventory")
-
-
-@pytest.fixture
-async def shop() -> AsyncIterator[Shop]:
-    async with running_shop(SimulatedPayments()) as the_shop:
-        yield the_shop
 
 
 @asynccontextmanager
@@ -242,3 +231,23 @@ async def running_shop(payments: PaymentProvider, **settings: Any) -> AsyncItera
     ):
         client = InventoryClient(Upstream("inventory", for_recovery))
         yield Shop(api, inventory, payments, store, client, app.state.payments)
+
+
+async def assert_no_order(shop: Shop, order_id: str = "order_1") -> None:
+    body = assert_envelope(await shop.api.get(f"/api/orders/{order_id}"), 404)
+    assert body["error"] == "Order not found"
+
+
+def for_(customer: str, book: str = "123", quantity: int = 1) -> dict[str, Any]:
+    return {**ORDER, "customer_id": customer, "books": [{"book_id": book, "quantity": quantity}]}
+
+
+async def place(shop: Shop, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    response = await shop.api.post("/api/orders", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    placed: dict[str, Any] = response.json()
+    return placed
+
+
+async def ship(shop: Shop, order_id: str, status: str = "Shipped") -> httpx.Response:
+    return await shop.api.post(f"/internal/orders/{order_id}/status", json={"status": status})

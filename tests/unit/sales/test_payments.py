@@ -19,7 +19,7 @@ from sales_service.payments import (
     TimedPayments,
 )
 from sales_service.settings import SalesSettings
-from tests.unit.sales_shop import FULL_STOCK, running_shop
+from tests.unit.sales.fake_inventory import FULL_STOCK, running_shop
 
 TINY = 0.02  # seconds: a call timeout every hanging provider overruns
 # How long a hanging provider stays silent: far past TINY, yet a broken time limit fails, not hangs, a test.
