@@ -7,7 +7,7 @@ from prometheus_client import REGISTRY
 from delivery_service.store import DocDeliveryStore
 from shared.store import Tables
 from tests.helpers import sample
-from tests.unit.delivery_shop import FakeSales, an_order, patch, post, running
+from tests.unit.delivery.fake_sales import FakeSales, an_order, patch, post, running
 
 
 async def test_deliveries_scheduled_and_moves_are_counted_once_each() -> None:

@@ -14,7 +14,7 @@ from shared.errors import ServiceUnavailable
 from shared.http import Upstream
 from shared.principal import Principal
 from shared.store import Tables
-from tests.unit.delivery_shop import FakeSales, an_order, failing
+from tests.unit.delivery.fake_sales import FakeSales, an_order, failing
 
 CLAIM_SECONDS = 30
 NOW = timedelta(0)

@@ -12,22 +12,17 @@ import httpx
 import pytest
 
 from delivery_service.domain import NEXT_STATUSES
-from tests.unit.delivery_shop import (
-    ALICE,
-    STAFF,
+from tests.helpers import ALICE, STAFF
+from tests.unit.delivery.fake_sales import (
     TIMESTAMP,
     FakeSales,
     answering,
-    api,
     create,
     failing,
     patch,
     read,
     running,
-    sales,
 )
-
-__all__ = ["api", "sales"]  # fixtures
 
 STATUSES = ["Pending", "Shipped", "In Transit", "Delivered", "Cancelled"]
 # The moves that bring a new delivery to each status.

@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.unit.delivery_shop import ALICE, BOB, FakeSales, api, create, patch, read, sales
-
-__all__ = ["api", "sales"]  # fixtures
+from tests.helpers import ALICE, BOB
+from tests.unit.delivery.fake_sales import FakeSales, create, patch, read
 
 
 def next_link(response: httpx.Response) -> str:

@@ -1,4 +1,5 @@
-"""Fakes and fixtures for the delivery tests: a fake sales service on MockTransport, the app in-process."""
+"""A fake sales service on MockTransport, the delivery app in-process in front of it, and what the
+delivery tests send it (create, move, read a delivery)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,16 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-import pytest
 
 from delivery_service.app import create_app
 from delivery_service.settings import DeliverySettings
-from delivery_service.store import DeliveryStore, DocDeliveryStore
-from shared.store import Tables
+from delivery_service.store import DeliveryStore
+from tests.helpers import ADMIN
 
 ADDRESS = "123 Main St, City, State 12345"
 ORDERED_AT = "2026-11-27T05:30:00Z"  # a Friday
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 ORDERS_PATH = "/internal/orders/"
-
-ADMIN = {"x-principal-subject": "admin_1", "x-principal-roles": "admin"}
-STAFF = {"x-principal-subject": "staff_1", "x-principal-roles": "staff"}
-ALICE = {"x-principal-subject": "alice", "x-principal-roles": "customer"}
-BOB = {"x-principal-subject": "bob", "x-principal-roles": "customer"}
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -127,24 +122,6 @@ async def running(
             headers=ADMIN if headers is None else headers,
         ) as client,
     ):
-        yield client
-
-
-@pytest.fixture
-def sales() -> FakeSales:
-    return FakeSales(
-        an_order("order_1"),
-        an_order("order_2"),
-        an_order("order_3", status="Failed"),
-        an_order("order_4", customer_id="alice"),
-        an_order("order_5", customer_id="bob"),
-        an_order("order_6", customer_id="alice"),
-    )
-
-
-@pytest.fixture
-async def api(sales: FakeSales) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(sales, delivery_store=DocDeliveryStore(Tables())) as client:
         yield client
 
 
