@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.k8s_render import K8S, OVERLAYS, PYTHON_APPS, ROOT, calls, config, of_kind, render
+from tests.helpers import ROOT
+from tests.unit.deploy.k8s_render import K8S, OVERLAYS, PYTHON_APPS, calls, config, of_kind, render
 
 SECRETS = {"bookstore-internal", "bookstore-tokens", "bookstore-tls"}
 README = (ROOT / "README.md").read_text()

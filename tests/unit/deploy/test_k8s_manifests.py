@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.unit.k8s_render import OVERLAYS, PYTHON_APPS, calls, of_kind, render, workloads
+from tests.unit.deploy.k8s_render import OVERLAYS, PYTHON_APPS, calls, of_kind, render, workloads
 
 KUBERNETES_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (pyproject.toml pins it)
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 PYTHON_APPS = {"gateway", "inventory", "sales", "delivery"}

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
 DEPLOYED = {"shared", "gateway", "inventory_service", "sales_service", "delivery_service"}
 HARNESS = {"devtools", "bench", "tests"}
 # Imports that only a harness makes: none may appear in a module the images run.

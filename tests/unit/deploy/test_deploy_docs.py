@@ -3,8 +3,6 @@ setting cannot ship undocumented."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
@@ -14,8 +12,9 @@ from gateway.settings import GatewaySettings
 from inventory_service.settings import InventorySettings
 from sales_service.settings import SalesSettings
 from shared.settings import ServiceSettings
+from tests.helpers import ROOT
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 DEPLOYING = README[README.index("## Deploying") :]
 
 
