@@ -106,7 +106,7 @@ def a_delivery(status: DeliveryStatus = "Pending", claim: MoveClaim | None = Non
 
 
 @pytest.mark.parametrize(("current", "to"), sorted(ALLOWED))
-def test_the_allowed_moves(current: DeliveryStatus, to: DeliveryStatus) -> None:
+def test_the_allowed_moves_pass_the_check(current: DeliveryStatus, to: DeliveryStatus) -> None:
     check_move(current, to)
 
 

@@ -31,7 +31,7 @@ def test_the_validator_refuses_a_misspelt_field() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_whole_system_is_there(overlay: str) -> None:
+def test_every_overlay_holds_the_whole_system_in_one_namespace_and_no_secret(overlay: str) -> None:
     assert set(of_kind(overlay, "Deployment")) == PYTHON_APPS
     assert set(of_kind(overlay, "StatefulSet")) == {"redis-inventory", "redis-sales", "redis-delivery"}
     assert set(of_kind(overlay, "Service")) == set(workloads(overlay))
@@ -74,7 +74,7 @@ def test_python_pods_run_as_the_images_user_and_write_only_to_tmp(overlay: str) 
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_probes_and_graceful_termination(overlay: str) -> None:
+def test_every_pod_has_probes_and_time_to_stop_gracefully(overlay: str) -> None:
     for name in PYTHON_APPS:
         pod = workloads(overlay)[name]["spec"]["template"]["spec"]
         (container,) = pod["containers"]

@@ -129,7 +129,9 @@ def test_rs256_tokens_are_checked_against_the_public_key(rsa_keys: tuple[bytes, 
         ({"sub": "a", "roles": ["staff"], "exp": NOW + 6 * 3600, "aud": "elsewhere"}, False),
     ],
 )
-def test_jwt_claims_are_checked(claims: dict[str, object], accepted: bool) -> None:
+def test_a_jwt_is_accepted_only_with_a_subject_a_live_exp_and_nbf_and_the_audience(
+    claims: dict[str, object], accepted: bool
+) -> None:
     token = jwt.encode({"aud": "shop", **claims}, "s" * 40, algorithm="HS256")
 
     principal = auth(jwt_secret="s" * 40, jwt_audience="shop").authenticate(f"Bearer {token}")

@@ -236,7 +236,7 @@ def test_the_envelope_schema_is_present_even_when_no_service_defines_it() -> Non
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
 
 
-def test_the_inputs_are_not_modified() -> None:
+def test_merging_leaves_the_services_documents_as_they_were() -> None:
     inventory, sales = inventory_doc(), sales_doc()
 
     merge({"inventory": inventory, "sales": sales}, PREFIXES)

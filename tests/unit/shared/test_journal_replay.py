@@ -54,7 +54,9 @@ def compact_then_reopen(directory: Path) -> None:
 
 
 @pytest.mark.parametrize("survive", [just_reopen, compact_then_reopen], ids=["reopen", "compaction"])
-def test_key_order_is_kept(directory: Path, survive: Callable[[Path], None]) -> None:
+def test_key_order_survives_a_reopen_and_a_compaction(
+    directory: Path, survive: Callable[[Path], None]
+) -> None:
     with opened(directory) as tables:
         for key in ["9", "10", "1", "b", "a"]:
             tables.write([("t", key, {"k": key})])

@@ -94,7 +94,7 @@ async def test_send_passes_the_request_on_as_given_and_the_answer_back_as_it_cam
     assert (b"X-Note", "café".encode()) in answer.raw_headers
 
 
-async def test_call_signs_and_decompresses() -> None:
+async def test_call_signs_the_request_and_decompresses_the_answer() -> None:
     seen: list[httpx.Request] = []
     upstream = Upstream("inventory", gzip_service(seen), secret="s" * 32)
 
