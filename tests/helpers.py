@@ -94,6 +94,13 @@ class RedisServer(redis_server.RedisServer):
 # --- a client's view of the shop ------------------------------------------------------------------
 
 
+def user_client(url: str, timeout: float = 30) -> httpx.AsyncClient:
+    """A user's client of a running system's gateway at `url`, with the development token; room for
+    bursts of up to 250 requests at once."""
+    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
+    return httpx.AsyncClient(base_url=url, headers=AUTH, timeout=timeout, limits=limits)
+
+
 def order_body(book_id: str = "789", quantity: int = 1, token: str = "tok_visa") -> dict[str, Any]:
     return {
         "customer_id": "cust_001",

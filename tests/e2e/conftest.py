@@ -10,8 +10,8 @@ import httpx
 import pytest
 import redis
 
-from devtools.system import AUTH, LocalSystem
-from tests.helpers import RedisServer
+from devtools.system import LocalSystem
+from tests.helpers import RedisServer, user_client
 
 
 @pytest.fixture
@@ -39,8 +39,7 @@ def system(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalSyst
 @pytest.fixture
 async def client(system: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
     """A user's client of the system's gateway, with the development token."""
-    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-    async with httpx.AsyncClient(base_url=system.url, headers=AUTH, timeout=30, limits=limits) as c:
+    async with user_client(system.url) as c:
         yield c
 
 

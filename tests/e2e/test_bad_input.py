@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from devtools.system import AUTH, LocalSystem
-from tests.helpers import order_body
+from tests.helpers import order_body, user_client
 
 GOOD_DELIVERY = {"order_id": "order_1", "address": "1 Main St"}
 
@@ -109,7 +109,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
 
 @pytest.fixture
 async def http(shop: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=shop.url, headers=AUTH, timeout=30) as client:
+    async with user_client(shop.url) as client:
         if (await client.get("/api/orders/order_1")).status_code == 404:
             assert (await client.post("/api/orders", json=order_body("123", 1))).status_code == 201
         yield client

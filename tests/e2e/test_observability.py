@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from devtools.system import AUTH, LocalSystem
+from devtools.system import LocalSystem
 from tests.e2e.observe import FakeCollector, Samples, delta, scrape, value
-from tests.helpers import RedisServer, order_body
+from tests.helpers import RedisServer, order_body, user_client
 
 PROCESSES = ("gateway", "inventory", "sales", "delivery")
 
@@ -185,7 +185,7 @@ async def test_a_trace_is_exported_from_every_hop_when_an_otlp_endpoint_is_set(t
         try:
             system.start()
             traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
-            async with httpx.AsyncClient(base_url=system.url, headers=AUTH, timeout=30) as client:
+            async with user_client(system.url) as client:
                 response = await client.post(
                     "/api/orders", json=order_body("123", 1), headers={"traceparent": traceparent}
                 )
