@@ -10,7 +10,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 UV_VERSION := 0.13.9
 COMPOSE    ?= docker compose
 
-.PHONY: help run test check lint unit integration bench lock certs up down test-compose test-k8s clean
+.PHONY: help run test check lint unit integration e2e bench lock certs up down test-compose test-k8s clean
 
 help:  ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -40,11 +40,14 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed  ## measure JSON then Redis store; writes docs/benchmarks.md and .png
 	$(PY) -m bench
 
-unit: $(VENV)/.installed  ## unit tests only
+unit: $(VENV)/.installed  ## unit tests only: no I/O, fakes around each service and the gateway
 	$(VENV)/bin/pytest tests/unit -q
 
-integration: $(VENV)/.installed  ## integration tests only
+integration: $(VENV)/.installed  ## integration tests only: real Redis, files and loopback servers
 	$(VENV)/bin/pytest tests/integration -q
+
+e2e: $(VENV)/.installed  ## end-to-end tests only: the whole system as a user runs it, through the gateway
+	$(VENV)/bin/pytest tests/e2e -q
 
 test: check  ## lint, type-check, then every test
 	$(VENV)/bin/pytest -q

@@ -1,17 +1,12 @@
-"""Fixtures every layer of tests may use: a real redis-server, and the three store backends."""
+"""The fixture every layer that runs real processes shares: one redis-server for the session."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from shared.store import Tables
-from shared.store.docs import Docs, TablesDocs
-from shared.store.redis_docs import RedisDocs
-from tests.integration.redis_server import RedisServer
+from tests.helpers import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -23,17 +18,3 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(params=["memory", "json", "redis"])
-async def docs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Docs]:
-    """Each backend a store runs on, so one behaviour suite covers them all alike."""
-    if request.param == "memory":
-        store: Docs = TablesDocs(Tables())
-    elif request.param == "json":
-        store = TablesDocs(Tables.open(tmp_path / "json"))
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        store = RedisDocs.from_url(server.url, f"test-{uuid.uuid4().hex}:")
-    yield store
-    await store.close()

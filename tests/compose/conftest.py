@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from devtools.system import free_port_block
 from tests.compose.stack import ComposeStack
-from tests.integration.system import free_port_block
 
 
 @pytest.fixture(scope="session")

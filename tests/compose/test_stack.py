@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from tests.compose.stack import ROOT, ComposeStack
-from tests.integration import test_original_api_flow as original_api
-from tests.integration import test_races as races
-from tests.integration.shop import eventually, order_body, stock
+from tests.e2e import test_original_api_flow as original_api
+from tests.e2e import test_races as races
+from tests.helpers import eventually, order_body, stock
 
 pytestmark = pytest.mark.compose
 

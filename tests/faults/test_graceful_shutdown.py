@@ -10,8 +10,8 @@ import signal
 import httpx
 import pytest
 
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
+from tests.helpers import all_orders, eventually, order_body, sold, stock
 
 FAST_RECOVERY = {
     "SALES_RECOVERY_GRACE_SECONDS": "1",

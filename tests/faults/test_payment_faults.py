@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
+from tests.helpers import all_orders, eventually, order_body, sold, stock
 
 FAST_RECOVERY = {
     "SALES_RECOVERY_GRACE_SECONDS": "1",

@@ -11,8 +11,8 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import LocalSystem
+from devtools.system import LocalSystem
+from tests.helpers import all_orders, eventually, order_body, sold, stock
 
 FAST_RECOVERY = {
     "GATEWAY_BREAKER_RESET_SECONDS": "0.5",

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.redis_server import RedisServer
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import AUTH, LocalSystem
+from devtools.system import LocalSystem
+from tests.helpers import RedisServer, all_orders, eventually, order_body, sold, stock, user_client
 
 FAST_RECOVERY = {
     "SALES_RECOVERY_GRACE_SECONDS": "1",
@@ -51,8 +50,7 @@ def shop(tmp_path: Path, redis_db: RedisServer) -> Iterator[LocalSystem]:
 
 @pytest.fixture
 async def http(shop: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-    async with httpx.AsyncClient(base_url=shop.url, headers=AUTH, timeout=30, limits=limits) as client:
+    async with user_client(shop.url) as client:
         yield client
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.system import LocalSystem
 from tests.faults.latency_proxy import LatencyProxy
-from tests.integration.shop import all_orders, eventually, order_body, sold, stock
-from tests.integration.system import AUTH, LocalSystem
+from tests.helpers import all_orders, eventually, order_body, sold, stock, user_client
 
 BOOK, START = "123", 50
 SLOW = 2.0  # seconds the link holds each chunk: four times sales' request timeout
@@ -62,7 +62,7 @@ async def test_a_slow_inventory_opens_sales_breaker_and_orders_recover_when_it_i
     system, proxy = slow_link
     statuses: list[int] = []
     # A client that would wait past the gateway's own timeout fails the test rather than hangs it.
-    async with httpx.AsyncClient(base_url=system.url, headers=AUTH, timeout=GATEWAY_TIMEOUT + 5) as client:
+    async with user_client(system.url, timeout=GATEWAY_TIMEOUT + 5) as client:
 
         async def order() -> httpx.Response:
             response = await client.post("/api/orders", json=order_body(BOOK, 1))

@@ -1,49 +1,28 @@
-"""Fixtures that start real processes; each test gets its own system, data directory and ports."""
+"""Fixtures of the integration tests: the document store on each backend it runs on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-import redis
 
-from tests.integration.redis_server import RedisServer
-from tests.integration.system import AUTH, LocalSystem
+from shared.store import Tables
+from shared.store.docs import Docs, TablesDocs
+from shared.store.redis_docs import RedisDocs
+from tests.helpers import RedisServer
 
 
-@pytest.fixture
-def system(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
-    """The whole system on the JSON store; parametrized indirectly with "redis", two instances of
-    every service on a flushed real Redis."""
-    marker = request.node.get_closest_marker("system_env")
-    env = marker.kwargs if marker else None
-    if getattr(request, "param", "json") == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        redis.Redis.from_url(server.url).flushall()
-        system = LocalSystem(tmp_path, env=env, store="redis", instances=2, redis_url=server.url)
+@pytest.fixture(params=["memory", "json", "redis"])
+async def docs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Docs]:
+    """Each backend a store runs on, so one behaviour suite covers them all alike."""
+    if request.param == "memory":
+        store: Docs = TablesDocs(Tables())
+    elif request.param == "json":
+        store = TablesDocs(Tables.open(tmp_path / "json"))
     else:
-        system = LocalSystem(tmp_path, env=env)
-    try:
-        system.start()
-        yield system
-    finally:
-        system.close()
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        for name in system.specs:
-            print(f"----- {name} log (tail) -----\n{system.log(name)[-3000:]}")
-
-
-@pytest.fixture
-async def client(system: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-    async with httpx.AsyncClient(base_url=system.url, headers=AUTH, timeout=30, limits=limits) as c:
-        yield c
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = RedisDocs.from_url(server.url, f"test-{uuid.uuid4().hex}:")
+    yield store
+    await store.close()

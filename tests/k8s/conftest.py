@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.integration.system import free_port_block
+from devtools.system import free_port_block
 from tests.k8s.played import PlayedOverlay
 
 READY_WITHIN = 180  # seconds from `kube play` to a gateway whose /readyz sees every service

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.integration import test_original_api_flow as original_api
+from tests.e2e import test_original_api_flow as original_api
 from tests.k8s.played import PlayedOverlay
 
 pytestmark = pytest.mark.k8s

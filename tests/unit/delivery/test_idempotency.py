@@ -1,0 +1,133 @@
+"""Idempotency-Key on POST /api/deliveries: a retry replays the first answer (a refusal too) and
+creates nothing, another body is 409, keys are the caller's own, and they survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import ALICE, BOB
+from tests.unit.delivery.fake_sales import (
+    ADDRESS,
+    FakeSales,
+    post,
+    running,
+)
+
+# --- Idempotency-Key -----------------------------------------------------------------------------
+
+
+async def test_a_retry_with_the_same_key_replays_the_first_answer_and_creates_nothing(
+    api: httpx.AsyncClient, sales: FakeSales
+) -> None:
+    first = await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k1"}
+    )
+    again = await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k1"}
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert len(sales.asked) == 1
+    listed = await api.get("/api/deliveries")
+    assert list(listed.json()) == ["del_1"]
+
+
+async def test_a_replay_also_repeats_a_refusal(api: httpx.AsyncClient, sales: FakeSales) -> None:
+    body = {"order_id": "order_3", "address": ADDRESS}
+    first = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+    again = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == again.status_code == 409
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(sales.asked) == 1
+
+
+async def test_the_same_key_with_another_body_is_409_and_creates_nothing(api: httpx.AsyncClient) -> None:
+    await api.post(
+        "/api/deliveries", json={"order_id": "order_1", "address": ADDRESS}, headers={"Idempotency-Key": "k"}
+    )
+
+    other = await api.post(
+        "/api/deliveries", json={"order_id": "order_2", "address": ADDRESS}, headers={"Idempotency-Key": "k"}
+    )
+
+    assert other.status_code == 409
+    assert other.json()["error"] == "Idempotency-Key was already used with a different request body"
+    assert list((await api.get("/api/deliveries")).json()) == ["del_1"]
+
+
+async def test_keys_of_different_callers_do_not_collide(api: httpx.AsyncClient) -> None:
+    alice = await api.post(
+        "/api/deliveries",
+        json={"order_id": "order_4", "address": ADDRESS},
+        headers={**ALICE, "Idempotency-Key": "same"},
+    )
+    bob = await api.post(
+        "/api/deliveries",
+        json={"order_id": "order_5", "address": ADDRESS},
+        headers={**BOB, "Idempotency-Key": "same"},
+    )
+
+    assert alice.status_code == bob.status_code == 201
+    assert "idempotent-replayed" not in bob.headers
+    assert (alice.json()["order_id"], bob.json()["order_id"]) == ("order_4", "order_5")
+
+
+async def test_twenty_concurrent_requests_with_one_key_make_one_delivery(api: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(
+        *(
+            api.post(
+                "/api/deliveries",
+                json={"order_id": "order_1", "address": ADDRESS},
+                headers={"Idempotency-Key": "burst"},
+            )
+            for _ in range(20)
+        )
+    )
+
+    assert {r.status_code for r in responses} <= {201, 409}
+    assert {r.json()["delivery_id"] for r in responses if r.status_code == 201} == {"del_1"}
+    assert all(
+        r.json()["error"] == "A request with this Idempotency-Key is still in progress"
+        for r in responses
+        if r.status_code == 409
+    )
+    listed = await api.get("/api/deliveries")
+    assert list(listed.json()) == ["del_1"]
+    assert listed.headers["x-total-count"] == "1"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+async def test_an_unusable_key_is_400(api: httpx.AsyncClient, sales: FakeSales, key: str) -> None:
+    response = await post(api, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert sales.asked == []
+
+
+async def test_on_the_json_store_deliveries_and_keys_survive_a_restart(
+    sales: FakeSales, tmp_path: Path
+) -> None:
+    body = {"order_id": "order_1", "address": ADDRESS}
+    settings: dict[str, Any] = {"store": "json", "data_dir": tmp_path / "delivery"}
+    async with running(sales, **settings) as api:
+        first = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+        assert (await api.patch("/api/deliveries/del_1", json={"status": "Shipped"})).status_code == 200
+
+    async with running(sales, **settings) as api:
+        replay = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
+        shipped = await api.get("/api/deliveries/del_1")
+        second = await post(api, order_id="order_2")
+
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == first.json()
+    assert [change["status"] for change in shipped.json()["history"]] == ["Pending", "Shipped"]
+    assert second.json()["delivery_id"] == "del_2"
