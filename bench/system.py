@@ -52,11 +52,11 @@ class BenchSystem(LocalSystem):
             used[name] = (int(fields[11]) + int(fields[12])) / tick
         return used
 
-    def signed(self, method: str, path: str) -> dict[str, str]:
-        """Headers for a call straight to inventory, signed as the gateway signs (valid 60 s)."""
+    def signed(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+        """Headers for one call straight to inventory, signed as the gateway signs (one use)."""
         subject, roles = PRINCIPAL["x-principal-subject"], PRINCIPAL["x-principal-roles"]
         secret = self.specs["gateway"].env["INTERNAL_SECRET"]
-        return {**PRINCIPAL, internal.HEADER: internal.sign(secret, method, path, subject, roles)}
+        return {**PRINCIPAL, internal.HEADER: internal.sign(secret, method, path, subject, roles, body)}
 
     def stock_up(self, books: int, stock: int) -> list[str]:
         """At least `books` books in the catalog, each with `stock` more units; their ids. Orders are

@@ -51,10 +51,11 @@ class LocalSystem:
     def service_url(self, name: str) -> str:
         return self.specs[name].url
 
-    def signed(self, method: str, path: str) -> dict[str, str]:
-        """The internal signature a call straight to a service needs, as the gateway would send it."""
+    def signed(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+        """The internal signature one call straight to a service needs (`path` with its query, the
+        exact `body` sent), as a service would send it; each signature is good for one call."""
         secret = self.specs["gateway"].env["INTERNAL_SECRET"]
-        return {internal.HEADER: internal.sign(secret, method, path)}
+        return {internal.HEADER: internal.sign(secret, method, path, body=body)}
 
     def start(self, name: str | None = None) -> None:
         for spec in self.specs.values() if name is None else [self.specs[name]]:

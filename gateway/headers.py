@@ -48,9 +48,11 @@ _DROP_RESPONSE = {
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def outbound(scope: Scope, principal: Principal, secret: str | None) -> CIMultiDict[str] | None:
-    """The client's end-to-end headers plus ours, signed when a secret is set; None if one cannot be
-    sent on unchanged.
+def outbound(
+    scope: Scope, principal: Principal, secret: str | None, body: bytes = b""
+) -> CIMultiDict[str] | None:
+    """The client's end-to-end headers plus ours, signed (with `body`) when a secret is set; None if
+    one cannot be sent on unchanged.
 
     aiohttp writes header values as UTF-8 and refuses control characters, so only such values
     arrive at the service byte for byte. Headers named in `Connection` are hop-by-hop too.
@@ -76,9 +78,12 @@ def outbound(scope: Scope, principal: Principal, secret: str | None) -> CIMultiD
         prior = next((v for k, v in incoming if k == "x-forwarded-for"), None)
         forward["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
     if secret:
-        path = scope["raw_path"].decode("latin-1")
-        signature = internal.sign(secret, scope["method"], path, who[SUBJECT_HEADER], who[ROLES_HEADER])
-        forward[internal.HEADER] = signature
+        target = scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        forward[internal.HEADER] = internal.sign(
+            secret, scope["method"], target, who[SUBJECT_HEADER], who[ROLES_HEADER], body
+        )
     return forward
 
 

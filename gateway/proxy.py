@@ -19,7 +19,7 @@ from gateway.auth import TokenAuthenticator
 from gateway.guard import Guard
 from gateway.routes import Route
 from shared import metrics
-from shared.asgi import Headers, read_body, reply, reply_error
+from shared.asgi import Disconnected, Headers, read_body, reply, reply_error
 from shared.errors import AppError
 from shared.principal import Principal
 
@@ -44,6 +44,7 @@ class Refusal:
 UNAUTHORIZED = Refusal(401, "Unauthorized", ((b"www-authenticate", b"Bearer"),))
 NOT_FOUND = Refusal(404, "Not found")
 TOO_LARGE = Refusal(413, "Request body too large")
+INCOMPLETE = Refusal(400, "Request body incomplete: the client went away")  # never forwarded
 BAD_HEADERS = Refusal(400, "Request headers must be UTF-8 without control characters")
 
 
@@ -109,10 +110,13 @@ class ProxyMiddleware:
             return Refusal(429, "Too many requests", limits)
         if route is None or _has_dot_segment(scope["path"]):
             return NOT_FOUND
-        body = await read_body(receive, self.max_body_bytes)
+        try:
+            body = await read_body(receive, self.max_body_bytes)
+        except Disconnected:
+            return INCOMPLETE
         if body is None:
             return TOO_LARGE
-        forward = headers.outbound(scope, principal, self.internal_secret)
+        forward = headers.outbound(scope, principal, self.internal_secret, body)
         if forward is None:
             return BAD_HEADERS
         return Admitted(route, principal, forward, body, limits)

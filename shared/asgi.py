@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.types import Receive, Send
+from starlette.types import Message, Receive, Send
 
 from shared.errors import error_body
 
@@ -31,14 +31,19 @@ async def reply_error(send: Send, status: int, message: str, headers: Headers = 
     await reply(send, status, error_body(message), headers)
 
 
+class Disconnected(Exception):
+    """The client went away before its whole body arrived: what did arrive must not be acted on."""
+
+
 async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
-    """The whole request body, or None once it passes `limit` bytes."""
+    """The whole request body, or None once it passes `limit` bytes; Disconnected if the client went
+    away first (a truncated body is never taken for the whole one)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away: what arrived is all there is
-            break
+        if message["type"] != "http.request":
+            raise Disconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if limit is not None and size > limit:
@@ -47,3 +52,18 @@ async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` (already read whole) once, then waits on `receive` (for the
+    client's going away)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -66,9 +66,10 @@ def make_instances(setting: str, settings: ServiceSettings) -> list[Instance]:
     ]
 
 
-def outbound_headers(method: str, path: str, secret: str | None) -> dict[str, str]:
+def outbound_headers(method: str, path: str, secret: str | None, body: bytes = b"") -> dict[str, str]:
     """The headers every call between services carries: the current request id and trace, and the
-    internal signature when a secret is configured. The one place they are built."""
+    internal signature (of `path` with its query, and `body`) when a secret is configured. The one
+    place they are built."""
     headers = {}
     request_id = request_id_var.get()
     if request_id:
@@ -77,7 +78,7 @@ def outbound_headers(method: str, path: str, secret: str | None) -> dict[str, st
     if traceparent:
         headers[tracing.HEADER] = traceparent
     if secret:
-        headers[internal.HEADER] = internal.sign(secret, method, path.split("?", 1)[0])
+        headers[internal.HEADER] = internal.sign(secret, method, path, body=body)
     return headers
 
 
@@ -132,10 +133,9 @@ class Upstream:
 
     async def call(self, method: str, path: str, json: Any = None) -> UpstreamResponse:
         """This process's own call: signed, with the request id and trace, a JSON body if given."""
-        headers = outbound_headers(method, path, self.secret)
-        body = None
-        if json is not None:
-            body = orjson.dumps(json)
+        body = None if json is None else orjson.dumps(json)
+        headers = outbound_headers(method, path, self.secret, body or b"")
+        if body is not None:
             headers["content-type"] = "application/json"
         return await self.send(method, path, headers, body, decompress=True)
 

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.asgi import read_body, reply, reply_error
+from shared.asgi import Disconnected, read_body, replaying, reply, reply_error
 from shared.principal import SUBJECT_HEADER
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
@@ -167,7 +167,10 @@ class IdempotencyMiddleware:
         if not 1 <= len(raw_key) <= MAX_KEY_LENGTH:
             await reply_error(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
             return
-        body = await read_body(receive) or b""
+        try:
+            body = await read_body(receive) or b""
+        except Disconnected:
+            return  # nobody to answer, and a partial request is never acted on
         subject = headers.get(SUBJECT_HEADER.encode(), b"")
         key = hashlib.sha256(
             b"\n".join([subject, scope["method"].encode(), scope["path"].encode(), raw_key])
@@ -189,20 +192,12 @@ class IdempotencyMiddleware:
                 [(b"retry-after", b"1")],
             )
         else:
-            await self._run_and_record(scope, body, send, store, key)
+            await self._run_and_record(scope, replaying(body, receive), send, store, key)
 
     async def _run_and_record(
-        self, scope: Scope, body: bytes, send: Send, store: IdempotencyStore, key: str
+        self, scope: Scope, receive: Receive, send: Send, store: IdempotencyStore, key: str
     ) -> None:
         status, headers, chunks = 500, [], []
-        delivered = False
-
-        async def replay_body() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
             nonlocal status, headers
@@ -214,7 +209,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, receive, capture)
         except BaseException:
             await store.release(key)  # nothing was answered: the key may be used again
             raise

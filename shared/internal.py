@@ -1,58 +1,104 @@
 """Trust between the bookstore's own processes: every call from the gateway or a service carries an
-HMAC, under a shared secret, over the method, the path, the principal and the time. A service
-refuses (401) any request without a valid one, so nobody can reach it around the gateway or claim
-another principal; health checks stay open for load balancers, and `/metrics` for Prometheus (the
-networks are internal, and the public proxy does not route it).
+HMAC, under a shared secret, over the whole request: the method, the path, the query, the principal,
+the time, a nonce and a SHA-256 digest of the body. A service refuses (401) any request without a
+valid one, so nobody can reach it around the gateway, claim another principal, or change a captured
+call. A signature is single-use: its nonce is remembered until the signature's window is over, in
+the memory of the instance that took it (a replay to another instance of the same service within
+the window is not caught; the networks between the processes are internal). Health checks stay open
+for load balancers, and `/metrics` for Prometheus (the public proxy does not route it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
+import secrets
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.asgi import reply_error
+from shared.asgi import Disconnected, read_body, replaying, reply_error
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER
 
-log = logging.getLogger("shared.internal")
-
 HEADER = "x-internal-signature"
-WINDOW_SECONDS = 60  # clock skew and queueing a signature survives; replays are bound to the same call
+WINDOW_SECONDS = 60  # clock skew and queueing a signature survives
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_SUBJECT, _ROLES, _HEADER = SUBJECT_HEADER.encode(), ROLES_HEADER.encode(), HEADER.encode()
+_UNAUTHORIZED = (401, "Unauthorized", [(b"www-authenticate", b"Bearer")])
 
 
-def _mac(secret: str, stamp: int, method: str, path: str, subject: str, roles: str) -> str:
-    message = f"{stamp}\n{method.upper()}\n{path}\n{subject}\n{roles}".encode()
+def _mac(secret: str, stamp: int, nonce: str, method: str, target: str, who: str, body: bytes) -> str:
+    path, _, query = target.partition("?")
+    digest = hashlib.sha256(body).hexdigest()
+    message = f"{stamp}\n{nonce}\n{method.upper()}\n{path}\n{query}\n{who}\n{digest}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def sign(
-    secret: str, method: str, path: str, subject: str = "", roles: str = "", now: float | None = None
+    secret: str,
+    method: str,
+    target: str,
+    subject: str = "",
+    roles: str = "",
+    body: bytes = b"",
+    now: float | None = None,
 ) -> str:
-    """The header value for one call; `path` is the raw path without the query string."""
+    """The header value for one call. `target` is the raw path and query (`/a/b?x=1`) as sent,
+    `subject` and `roles` the principal headers' values as sent, `body` the bytes sent."""
     stamp = int(time.time() if now is None else now)
-    return f"t={stamp},s={_mac(secret, stamp, method, path, subject, roles)}"
+    nonce = secrets.token_hex(8)
+    who = f"{subject}\n{roles}"
+    return f"t={stamp},n={nonce},s={_mac(secret, stamp, nonce, method, target, who, body)}"
 
 
 def verify(
-    secret: str, value: str, method: str, path: str, subject: str, roles: str, now: float | None = None
-) -> bool:
+    secret: str,
+    value: str,
+    method: str,
+    target: str,
+    subject: str = "",
+    roles: str = "",
+    body: bytes = b"",
+    now: float | None = None,
+) -> str | None:
+    """The signature's nonce if `value` signs this request and is in its window, else None."""
     try:
         parts = dict(item.split("=", 1) for item in value.split(","))
-        stamp = int(parts["t"])
-        signature = parts["s"]
+        stamp, nonce, signature = int(parts["t"]), parts["n"], parts["s"]
     except (KeyError, ValueError):
-        return False
+        return None
     if abs((time.time() if now is None else now) - stamp) > WINDOW_SECONDS:
-        return False
-    return hmac.compare_digest(signature, _mac(secret, stamp, method, path, subject, roles))
+        return None
+    expected = _mac(secret, stamp, nonce, method, target, f"{subject}\n{roles}", body)
+    return nonce if hmac.compare_digest(signature, expected) else None
+
+
+class Nonces:
+    """The nonces of the signatures taken, each until its signature can no longer be valid: a dict in
+    insertion order, so the expired ones are always at its front (one lookup and insert per call)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._until: dict[str, float] = {}
+
+    def first_use(self, nonce: str) -> bool:
+        now = self.clock()
+        until = self._until
+        while until:
+            oldest = next(iter(until))
+            if until[oldest] > now:
+                break
+            del until[oldest]
+        if nonce in until:
+            return False
+        until[nonce] = now + 2 * WINDOW_SECONDS  # a stamp up to one window ahead stays valid two
+        return True
 
 
 class InternalAuthMiddleware:
-    """401 for any request (but health checks and metrics) without a valid signature under `secret`.
+    """401 for any request (but health checks and metrics) without a valid, unused signature under
+    `secret`.
 
     `secret` is required: None (development, every call trusted) has to be said, so a service that
     forgets to wire its secret fails to start instead of running open."""
@@ -60,22 +106,34 @@ class InternalAuthMiddleware:
     def __init__(self, app: ASGIApp, *, secret: str | None) -> None:
         self.app = app
         self.secret = secret
+        self.nonces = Nonces()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         secret = self.secret
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or not secret:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if not verify(
+        try:
+            body = await read_body(receive) or b""
+        except Disconnected:
+            return  # nobody to answer, and a partial request is never acted on
+        found: dict[bytes, bytes] = {}
+        for key, value in scope["headers"]:
+            if key in (_SUBJECT, _ROLES, _HEADER):
+                found[key] = value
+        target = scope.get("raw_path", scope["path"].encode())
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        nonce = verify(
             secret,
-            headers.get(HEADER, ""),
+            found.get(_HEADER, b"").decode("latin-1"),
             scope["method"],
-            path,
-            headers.get(SUBJECT_HEADER, ""),
-            headers.get(ROLES_HEADER, ""),
-        ):
-            await reply_error(send, 401, "Unauthorized", [(b"www-authenticate", b"Bearer")])
+            target.decode("latin-1"),
+            found.get(_SUBJECT, b"").decode("latin-1"),
+            found.get(_ROLES, b"").decode("latin-1"),
+            body,
+        )
+        if nonce is None or not self.nonces.first_use(nonce):
+            await reply_error(send, *_UNAUTHORIZED)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, replaying(body, receive), send)

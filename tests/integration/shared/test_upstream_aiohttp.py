@@ -21,8 +21,11 @@ SECRET = "s" * 32
 
 async def _echo(request: web.Request) -> web.Response:
     body = await request.read()
-    signed = internal.verify(
-        SECRET, request.headers.get(internal.HEADER, ""), request.method, request.raw_path, "", ""
+    signed = (
+        internal.verify(
+            SECRET, request.headers.get(internal.HEADER, ""), request.method, request.raw_path, body=body
+        )
+        is not None
     )
     return web.json_response(
         {"signed": signed, "request_id": request.headers.get("x-request-id"), "body": body.decode()}

@@ -101,7 +101,9 @@ async def test_call_signs_the_request_and_decompresses_the_answer() -> None:
     answer = await upstream.call("POST", "/internal/holds", json={"a": 1})
 
     [request] = seen
-    assert internal.verify("s" * 32, request.headers[internal.HEADER], "POST", "/internal/holds", "", "")
+    signature = request.headers[internal.HEADER]
+    assert internal.verify("s" * 32, signature, "POST", "/internal/holds", body=b'{"a":1}')
+    assert not internal.verify("s" * 32, signature, "POST", "/internal/holds", body=b'{"a":2}')
     assert request.content == b'{"a":1}'
     assert answer.json() == {"ok": True}
 
