@@ -1,11 +1,15 @@
 """Who is calling: the gateway resolves the bearer token and passes the principal in headers.
 
+The headers carry the subject and roles percent-encoded (UTF-8, RFC 3986), so any subject (`josé`,
+one with a comma or a control character) crosses as ASCII and reads back exactly as it was.
+
 Roles are ranked: an admin may do all a staff member may, and staff all a customer may.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
 
 SUBJECT_HEADER = "x-principal-subject"
 ROLES_HEADER = "x-principal-roles"
@@ -23,7 +27,8 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
 
     def headers(self) -> dict[str, str]:
-        return {SUBJECT_HEADER: self.subject, ROLES_HEADER: ",".join(sorted(self.roles))}
+        roles = ",".join(quote(role, safe="") for role in sorted(self.roles))
+        return {SUBJECT_HEADER: quote(self.subject, safe=""), ROLES_HEADER: roles}
 
     def has_role(self, role: str) -> bool:
         """Whether one of the caller's roles is `role` or ranks above it."""
@@ -41,4 +46,4 @@ class Principal:
     def from_headers(cls, subject: str | None, roles: str | None) -> Principal | None:
         if not subject:
             return None
-        return cls(subject, frozenset(r for r in (roles or "").split(",") if r))
+        return cls(unquote(subject), frozenset(unquote(r) for r in (roles or "").split(",") if r))

@@ -24,8 +24,9 @@ TOKENS = {
     "bob": "tok-bob-91c2",
     "staff": "tok-staff-77aa",
     "admin": "tok-admin-3f10",
+    "josé": "tok-jose-0c4d",
 }
-ROLES = {"alice": "customer", "bob": "customer", "staff": "staff", "admin": "admin"}
+ROLES = {"alice": "customer", "bob": "customer", "staff": "staff", "admin": "admin", "josé": "customer"}
 
 
 def a_jwt(
@@ -134,7 +135,7 @@ def tokens_file(directory: Path) -> Path:
         for name, token in TOKENS.items()
     ]
     path = directory / "tokens.json"
-    path.write_text(json.dumps(entries))
+    path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -213,6 +214,23 @@ def test_a_customer_cannot_schedule_the_delivery_of_anothers_order(shop: LocalSy
 
     assert response.status_code == 400
     assert response.json()["error"] == "Order order_2 not found"
+
+
+@pytest.mark.parametrize("token", [TOKENS["josé"], a_jwt("josé", ["customer"])], ids=["tokens file", "jwt"])
+def test_a_subject_that_is_not_ascii_is_the_same_principal_end_to_end(shop: LocalSystem, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    order = {**own_order("alice"), "customer_id": "josé"}
+
+    placed = httpx.post(shop.url + "/api/orders", json=order, headers=headers, timeout=30)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
+    read = httpx.get(f"{shop.url}/api/orders/{order_id}", headers=headers, timeout=30)
+    listed = httpx.get(shop.url + "/api/orders", headers=headers, timeout=30)
+    foreign = httpx.post(shop.url + "/api/orders", json=FOREIGN_ORDER, headers=headers, timeout=30)
+
+    assert read.status_code == 200 and read.json()["customer_id"] == "josé"
+    assert {o["customer_id"] for o in listed.json().values()} == {"josé"}
+    assert foreign.status_code == 403, foreign.text
 
 
 def test_identity_headers_sent_by_a_client_are_ignored(shop: LocalSystem) -> None:
