@@ -15,6 +15,9 @@ from shared.http import Upstream, UpstreamResponse
 from shared.retry import retry_idempotent
 
 log = logging.getLogger("delivery_service.clients")
+# Sales has no resource at the order's path: 404, or 405 when an id that got past validation makes
+# the path another route's. Either way no such order, never a 503 that invites a retry.
+_NO_SUCH_ORDER = (404, 405)
 
 
 class _OrderDoc(BaseModel):
@@ -49,7 +52,7 @@ class SalesClient:
     async def get_order(self, order_id: str) -> Order:
         """The order, OrderNotFound when sales has none, 503 for any answer that is not an order."""
         response = await retry_idempotent(lambda: self.upstream.call("GET", _order_path(order_id)))
-        if response.status_code == 404:
+        if response.status_code in _NO_SUCH_ORDER:
             raise OrderNotFound(order_id)
         if response.status_code != 200:
             raise _sales_error(response, "unexpected status")
@@ -62,7 +65,7 @@ class SalesClient:
         response = await self.upstream.call(
             "POST", f"{_order_path(order_id)}/status", json={"status": status}
         )
-        if response.status_code == 404:
+        if response.status_code in _NO_SUCH_ORDER:
             raise OrderMoveRefused(f"Order {order_id} not found")
         if response.status_code == 409:
             try:

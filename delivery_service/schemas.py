@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 
 from delivery_service.domain import Delivery, DeliveryStatus
+from shared.schemas import Identifier
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -40,7 +41,7 @@ class DeliveryIn(BaseModel):
         }
     )
 
-    order_id: Annotated[StrictStr, Field(min_length=1, max_length=64, examples=["order_1"])]
+    order_id: Annotated[Identifier, Field(examples=["order_1"])]
     address: Annotated[
         StrictStr,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500),

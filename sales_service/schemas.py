@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from sales_service.domain import Order, OrderLine, OrderStatus, PaymentMethod, PaymentStatus, merge_lines
-from shared.schemas import ErrorBody, Money
+from shared.schemas import ErrorBody, Identifier, Money
 
 
 class OrderLineIn(BaseModel):
-    book_id: Annotated[StrictStr, Field(min_length=1, max_length=64, examples=["123"])]
+    book_id: Annotated[Identifier, Field(examples=["123"])]
     quantity: Annotated[StrictInt, Field(ge=1, le=1000, examples=[2])]
 
 

@@ -139,7 +139,9 @@ def create_service_app(
     """
     if internal and isinstance(internal_secret, _Unset):
         raise TypeError("an internal app needs internal_secret= (None: development, every call trusted)")
-    app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
+    # No redirect to add or drop a trailing slash: its Location would name this process's own
+    # address, which behind the gateway is an internal host. Such a path is a 404 in the envelope.
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, **fastapi_kwargs)
     app.state.readiness = {}
     install_error_handlers(app)
     for item in reversed(middleware):

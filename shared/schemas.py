@@ -1,17 +1,30 @@
-"""Wire types every service shares: money as an exact JSON number, and the error envelope's schema."""
+"""Wire types every service shares: money as an exact JSON number, identifiers, and the error
+envelope's schema."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer, StrictStr
 
 # Exact inside (Decimal), a JSON number with at most 2 decimals on the wire.
 Money = Annotated[
     Decimal,
     Field(max_digits=12, decimal_places=2, examples=[15.99]),
     PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+# An id that goes into a path between the services (books, orders): validated where it comes in, so
+# no `/`, `%` or space can make it name another resource (400, never a 404 or 405 upstream).
+Identifier = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="1-64 letters, digits, `_` or `-`",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@ envelope, and none changes anything (the catalog, the orders and the deliveries 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ CASES: list[tuple[str, str, str, bytes | None, dict[str, str], int]] = [
     ("words for a date", "POST", "/api/deliveries", _delivery(estimated_date="tomorrow"), {}, 400),
     ("us date", "POST", "/api/deliveries", _delivery(estimated_delivery_date="12/03/2026"), {}, 400),
     ("numeric date", "POST", "/api/deliveries", _delivery(estimated_date=20261203), {}, 400),
+    ("order id with a slash", "POST", "/api/deliveries", _delivery(order_id="order_1/status"), {}, 400),
+    ("order id with a space", "POST", "/api/deliveries", _delivery(order_id="order 1"), {}, 400),
+    ("book id with a slash", "POST", "/api/orders", _line(book_id="123/stock"), {}, 400),
+    ("trailing slash on a collection", "GET", "/api/orders/", None, {}, 404),
+    ("trailing slash on a post", "POST", "/api/orders/", _order(), {}, 404),
+    ("trailing slash on an item", "GET", "/api/books/123/", None, {}, 404),
+    ("trailing slash on a sub-resource", "POST", "/api/books/123/stock/", b'{"delta": 1}', {}, 404),
 ]
 
 
@@ -150,5 +158,57 @@ async def test_bad_input_gets_a_4xx_envelope_and_changes_nothing(
     assert isinstance(envelope, dict) and isinstance(envelope["error"], str) and envelope["error"]
     assert "detail" not in envelope
     assert response.headers["x-request-id"]
+    assert "location" not in response.headers  # never a redirect, least of all to an internal host
     http.headers.update(AUTH)
     assert await snapshot(http) == before
+
+
+async def test_a_body_cut_short_by_the_client_is_never_forwarded(
+    http: httpx.AsyncClient, shop: LocalSystem
+) -> None:
+    before = await snapshot(http)
+    _, writer = await asyncio.open_connection("127.0.0.1", shop.port)
+    writer.write(
+        b"POST /api/books/123/stock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: {AUTH['Authorization']}\r\nX-Request-ID: cut-short-1\r\n".encode()
+        + b'Content-Length: 4000\r\n\r\n{"delta": 5}'
+    )
+    await writer.drain()
+    writer.close()  # 12 of the 4000 bytes sent, then gone
+    await writer.wait_closed()
+
+    def access_lines() -> list[dict[str, Any]]:
+        lines = [orjson.loads(ln) for ln in shop.log("gateway").splitlines() if '"cut-short-1"' in ln]
+        return [line for line in lines if line["logger"] == "access"]
+
+    for _ in range(200):  # until the gateway has logged the request as done, however it ended
+        if access_lines():
+            break
+        await asyncio.sleep(0.05)
+    assert [line["status"] for line in access_lines()] == [400]
+    assert await snapshot(http) == before
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /api/bo\x01oks HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/books HTTP/1.1\r\nHost: x\r\nNo colon on this line\r\n\r\n",
+    ],
+    ids=["bad byte in the path", "header line without a colon"],
+)
+async def test_malformed_http_gets_the_envelope_with_a_request_id(
+    shop: LocalSystem, request_bytes: bytes
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", shop.port)
+    writer.write(request_bytes)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    assert status_line.split(" ")[1] == "400"
+    assert headers["content-type"] == "application/json"
+    assert orjson.loads(body) == {"error": "Malformed HTTP request", "request_id": headers["x-request-id"]}

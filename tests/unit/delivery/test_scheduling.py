@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from delivery_service.clients import SalesClient
+from delivery_service.domain import OrderNotFound
+from shared.http import Upstream
 from tests.unit.delivery.fake_sales import (
     ADDRESS,
     TIMESTAMP,
@@ -124,12 +127,31 @@ async def test_delivery_ids_increase_and_a_refusal_uses_none(api: httpx.AsyncCli
     assert (await api.get("/api/deliveries/del_2")).json()["order_id"] == "order_2"
 
 
-async def test_the_order_id_travels_to_sales_as_one_path_segment(
-    api: httpx.AsyncClient, sales: FakeSales
-) -> None:
-    response = await post(api, order_id="a/../b?c=1#d")
-    assert response.json()["error"] == "Order a/../b?c=1#d not found"
+async def test_the_order_id_travels_to_sales_as_one_path_segment(sales: FakeSales) -> None:
+    # The API refuses such an id (400, below); the client still never lets one name another path.
+    upstream = Upstream("sales", httpx.AsyncClient(transport=httpx.MockTransport(sales), base_url="http://s"))
+    with pytest.raises(OrderNotFound, match=r"a/\.\./b\?c=1#d"):
+        await SalesClient(upstream).get_order("a/../b?c=1#d")
+    await upstream.aclose()
     assert sales.asked == ["/internal/orders/a%2F..%2Fb%3Fc%3D1%23d"]
+
+
+@pytest.mark.parametrize("order_id", ["a/../b", "order_1/status", "order 1", "order_1?x=1", "%2F"])
+async def test_an_order_id_that_is_not_plain_is_refused_before_sales_is_asked(
+    api: httpx.AsyncClient, sales: FakeSales, order_id: str
+) -> None:
+    response = await post(api, order_id=order_id)
+
+    assert response.status_code == 400, response.text
+    assert sales.asked == []
+
+
+@pytest.mark.parametrize("status", [404, 405])
+async def test_sales_without_the_orders_path_is_an_unknown_order_never_503(status: int) -> None:
+    async with running(answering(status, b'{"error": "Not found"}')) as api:
+        response = await post(api)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Order order_1 not found"
 
 
 async def test_an_unknown_delivery_is_not_found(api: httpx.AsyncClient) -> None:
