@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from inventory_service.domain import Book, BookChanges, Hold, NewBook, normalize_isbn
-from shared.schemas import Money
+from shared.schemas import WHOLE, Money
 
 MAX_STOCK = 1_000_000_000
 EXAMPLE: dict[str, Any] = {
@@ -62,7 +62,13 @@ Price = Annotated[
 ]
 Isbn = Annotated[
     str,
-    Field(max_length=32, description="ISBN-10 or ISBN-13; hyphens and spaces are dropped"),
+    Field(
+        max_length=32,
+        # 10 characters (the last may be X) or 13 digits once hyphens and spaces are dropped.
+        pattern=r"^[- ]*(?:[0-9][- ]*){9}(?:[0-9Xx]|(?:[0-9][- ]*){3}[0-9])[- ]*$",
+        description="ISBN-10 or ISBN-13; hyphens and spaces are dropped. Its check digit is verified: "
+        "one that does not add up is refused (400).",
+    ),
     AfterValidator(_isbn),
 ]
 BookId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -100,7 +106,7 @@ class BookIn(BaseModel):
     title: Text
     author: Text
     price: Price
-    stock: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+    stock: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK), WHOLE]
     isbn: Isbn
 
     def new_book(self) -> NewBook:
@@ -140,12 +146,12 @@ class StockIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"delta": 10}, {"delta": -5}]})
 
-    delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)]
+    delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK), WHOLE]
 
 
 class HoldLineIn(BaseModel):
     book_id: Annotated[str, Field(min_length=1, max_length=64)]
-    quantity: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE]
 
 
 class HoldIn(BaseModel):

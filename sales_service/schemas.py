@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from sales_service.domain import Order, OrderLine, OrderStatus, PaymentMethod, PaymentStatus, merge_lines
-from shared.schemas import ErrorBody, Identifier, Money
+from shared.schemas import WHOLE, ErrorBody, Identifier, Money
 
 
 class OrderLineIn(BaseModel):
     book_id: Annotated[Identifier, Field(examples=["123"])]
-    quantity: Annotated[StrictInt, Field(ge=1, le=1000, examples=[2])]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1000, examples=[2]), WHOLE]
 
 
 class OrderIn(BaseModel):

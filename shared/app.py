@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
+from starlette.routing import Match
 
 from shared import metrics
 from shared.errors import AppError, error_body
@@ -26,6 +27,7 @@ log = logging.getLogger("shared.app")
 ReadinessCheck = Callable[[], Awaitable[Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _STATUS_MESSAGES = {
     400: "Invalid request",
     401: "Unauthorized",
@@ -74,7 +76,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = 400 if exc.status_code == 422 else exc.status_code
     request.state.error = message = _STATUS_MESSAGES.get(status, "Request failed")
-    return error_response(status, message, headers=exc.headers)
+    headers = exc.headers
+    if status == 405:  # Starlette names the methods of the first route on the path only
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return error_response(status, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at the request's path (RFC 9110 §15.5.6)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer, StrictStr
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StrictStr
 
 # Exact inside (Decimal), a JSON number with at most 2 decimals on the wire.
 Money = Annotated[
@@ -26,6 +26,15 @@ Identifier = Annotated[
         description="1-64 letters, digits, `_` or `-`",
     ),
 ]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# After a StrictInt's constraints (`Annotated[StrictInt, Field(ge=1), WHOLE]`, so they stay in the
+# JSON Schema): a JSON integer as JSON Schema has it, `2` or `2.0`, never `2.5`, `"2"` or `true`.
+WHOLE = BeforeValidator(_whole)
 
 
 class ErrorBody(BaseModel):

@@ -36,6 +36,11 @@ async def conflict() -> None:
     raise Conflict("Already there", details=[{"id": "1"}])
 
 
+@router.delete("/conflict")
+async def remove() -> None:
+    return None
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
@@ -69,8 +74,12 @@ async def test_unknown_routes_and_methods_use_the_envelope() -> None:
     app = create_service_app(title="t", lifespan=lifespan, routers=[router], internal_secret=None)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.post("/conflict")
+        slash = await client.get("/conflict/")
     assert response.status_code == 405
     assert response.json()["error"] == "Method not allowed"
+    assert response.headers["allow"] == "DELETE, GET"  # every route's at the path, not the first's
+    assert slash.status_code == 404  # no redirect to the slashless path (it would name this host)
+    assert "location" not in slash.headers
 
 
 def test_an_internal_app_not_given_its_secret_fails_to_build() -> None:
