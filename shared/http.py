@@ -184,21 +184,22 @@ class Upstream:
         return answer
 
     async def ready(self) -> None:
-        """Ready while at least one instance answers its health check."""
+        """Ready while at least one instance answers its health check. The error names instances by
+        their place in the list, not their address: readiness answers may be public."""
         errors = []
-        for instance in self.instances:
+        for n, instance in enumerate(self.instances, start=1):
             try:
                 async with asyncio.timeout(1.0):
                     response = await instance.request("GET", "/healthz", {}, None, True)
             except TransportFailure as exc:
-                errors.append(f"{instance.base_url}: {type(exc.__cause__ or exc).__name__}")
+                errors.append(f"instance {n}: {type(exc.__cause__ or exc).__name__}")
                 continue
             except TimeoutError:
-                errors.append(f"{instance.base_url}: TimeoutError")
+                errors.append(f"instance {n}: TimeoutError")
                 continue
             if response.status_code < 400:
                 return
-            errors.append(f"{instance.base_url}: status {response.status_code}")
+            errors.append(f"instance {n}: status {response.status_code}")
         raise RuntimeError("; ".join(errors))
 
     async def aclose(self) -> None:
