@@ -38,6 +38,11 @@ class GatewaySettings(ServiceSettings):
     # Failed authentications per second and burst per client address, to slow token guessing.
     auth_failures_per_second: float = 0.5
     auth_failures_burst: int = 10
+    # The brake counts an IPv6 client by its network of this prefix length (one subscriber's /64).
+    auth_failures_ipv6_prefix: int = Field(64, ge=1, le=128)
+    # Failed authentications per second (and burst) over every client together; 0 turns it off.
+    auth_failures_global_per_second: float = Field(20.0, ge=0)
+    auth_failures_global_burst: int = Field(100, ge=1)
     # Share the buckets among gateway instances through Redis (else each instance counts alone).
     rate_limit_redis_url: str | None = None
     # Addresses or networks (CIDR) of proxies (nginx) whose X-Forwarded-For names the real client.
