@@ -16,6 +16,7 @@ from gateway.openapi import ASSETS_URL, OriginalDocsRedirect, PublicSpec, api_ve
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
+from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 
@@ -61,6 +62,7 @@ def create_app(
         routers=[router],
         middleware=[*_cors(settings), Middleware(OriginalDocsRedirect), proxy],
         internal=False,  # the public door: it signs what it forwards, it does not check signatures
+        admission=Bounds.from_settings(settings),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from shared import metrics
+from shared.admission import AdmissionMiddleware, Bounds
 from shared.errors import AppError, error_body
 from shared.internal import InternalAuthMiddleware
 from shared.middleware import RequestContextMiddleware
@@ -129,6 +130,7 @@ def create_service_app(
     middleware: Sequence[Middleware] = (),
     internal: bool = True,
     internal_secret: str | _Unset | None = _UNSET,
+    admission: Bounds | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the house conventions; the lifespan opens and closes what the caller built.
@@ -136,6 +138,8 @@ def create_service_app(
     `middleware` runs inside the request-id middleware, so it sees the request's id. An `internal`
     app (every service; not the gateway) answers only calls signed with `internal_secret`, which it
     must be given (None: development, open), so a service that forgets it fails to start.
+    With `admission`, requests beyond its bounds are shed with 503 before anything else runs
+    (shared/admission.py), inside the request-id middleware so each refusal is logged and counted.
     """
     if internal and isinstance(internal_secret, _Unset):
         raise TypeError("an internal app needs internal_secret= (None: development, every call trusted)")
@@ -146,6 +150,8 @@ def create_service_app(
         app.add_middleware(item.cls, *item.args, **item.kwargs)
     if internal and not isinstance(internal_secret, _Unset):
         app.add_middleware(InternalAuthMiddleware, secret=internal_secret)
+    if admission is not None:
+        app.add_middleware(AdmissionMiddleware, bounds=admission)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health)
     app.include_router(metrics.router)
