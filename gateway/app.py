@@ -63,11 +63,12 @@ def create_app(
         middleware=[*_cors(settings), Middleware(OriginalDocsRedirect), proxy],
         internal=False,  # the public door: it signs what it forwards, it does not check signatures
         admission=Bounds.from_settings(settings),
+        ready_ttl=settings.public_cache_seconds,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.spec = PublicSpec(routes, api_version())
+    app.state.spec = PublicSpec(routes, api_version(), retry_after=settings.public_cache_seconds)
     app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
     return app
 

@@ -47,5 +47,8 @@ class GatewaySettings(ServiceSettings):
     rate_limit_redis_url: str | None = None
     # Addresses or networks (CIDR) of proxies (nginx) whose X-Forwarded-For names the real client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Seconds /readyz and a failed /openapi.json (public through nginx) answer what they found last,
+    # so a crowd asking them costs each service one call per period; 0 asks on every call.
+    public_cache_seconds: float = Field(1.0, ge=0)
     # Browsers from these origins may call the API (CORS); none by default.
     cors_origins: list[str] = Field(default_factory=list)
