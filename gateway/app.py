@@ -68,7 +68,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.spec = PublicSpec(routes, api_version(), retry_after=settings.public_cache_seconds)
+    app.state.spec = PublicSpec(routes, api_version(), retry_every=settings.public_cache_seconds)
     app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
     return app
 

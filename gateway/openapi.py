@@ -3,7 +3,7 @@ The original API's paths for both, /apispec.json and /api/docs, lead to the same
 
 The gateway imports no service code: it fetches each service's own /openapi.json through that
 service's upstream on first use, merges them (`gateway.spec.merge`), and caches the result once it
-is complete; an incomplete one is answered again for `retry_after` seconds before the services are
+is complete; an incomplete one is answered again for `retry_every` seconds before the services are
 asked again, so a crowd asking while a service is down costs each service one call per period.
 """
 
@@ -44,11 +44,11 @@ def api_version() -> str:
 class PublicSpec:
     """The merged description, fetched from the services on first use and cached once complete."""
 
-    def __init__(self, routes: Sequence[Route], version: str, *, retry_after: float = 1.0) -> None:
+    def __init__(self, routes: Sequence[Route], version: str, *, retry_every: float = 1.0) -> None:
         self._routes = routes
         self._version = version
         self._body: bytes | None = None
-        self._built = Memo(self._build, retry_after)  # concurrent first callers share one build
+        self._built = Memo(self._build, retry_every)  # concurrent first callers share one build
 
     async def body(self) -> bytes:
         if self._body is None:
