@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.asgi import reply_error
@@ -23,6 +24,14 @@ from shared.settings import ServiceSettings
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics"})
 OVERLOADED = "Overloaded: try again shortly"
+# What `Gate.enter` answers: a place, or why not (the `reason` label of SHED).
+ADMITTED, FULL, LATE, GONE = "admitted", "full", "late", "gone"
+SHED = Counter(
+    "http_requests_shed_total",
+    "Requests refused with 503 before they started, by class (reads, writes) and reason: full (the"
+    " line was full), late (waited past the deadline), gone (the client left while waiting).",
+    ["class", "reason"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +77,15 @@ class Gate:
             return True
         return False
 
-    async def enter(self, gone: Coroutine[Any, Any, None], deadline: float) -> bool:
-        """A place (True), or False when the line is full, the client is `gone` first, or
-        `deadline` seconds pass first; on False nothing is held."""
+    async def enter(self, gone: Coroutine[Any, Any, None], deadline: float) -> str:
+        """ADMITTED (a place is held), or why not: FULL (the line is), GONE (`gone` returned
+        first), LATE (`deadline` seconds passed first); then nothing is held."""
         if self.try_enter():
             gone.close()  # never started: nothing to listen for
-            return True
+            return ADMITTED
         if len(self._waiting) >= self.queue:
             gone.close()
-            return False
+            return FULL
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
         gone_task = asyncio.create_task(gone)
@@ -92,11 +101,11 @@ class Gate:
                 turn.cancel()
                 self._waiting.remove(turn)
         if not turn.done() or turn.cancelled():
-            return False
+            return GONE if gone_task in done else LATE
         if gone_task in done:  # handed a place and gone at the same moment: pass the place on
             self.leave()
-            return False
-        return True
+            return GONE
+        return ADMITTED
 
     def leave(self) -> None:
         """Gives the place to the first in line, or frees it."""
@@ -115,18 +124,23 @@ class AdmissionMiddleware:
         self.app = app
         self.bounds = bounds
         self.gates = {"reads": Gate(bounds.reads, bounds.queue), "writes": Gate(bounds.writes, bounds.queue)}
+        self._shed = {
+            (kind, why): SHED.labels(kind, why) for kind in self.gates for why in (FULL, LATE, GONE)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in NEVER_SHED:
             await self.app(scope, receive, send)
             return
-        gate = self.gates["reads" if scope["method"] in READS else "writes"]
+        kind = "reads" if scope["method"] in READS else "writes"
+        gate = self.gates[kind]
         if gate.try_enter():
-            admitted: Receive | None = receive
+            admitted: Receive | str = receive
         else:
             admitted = await self._wait(gate, receive)
-        if admitted is None:
-            scope.setdefault("state", {})["error"] = OVERLOADED
+        if isinstance(admitted, str):
+            self._shed[kind, admitted].inc()
+            scope.setdefault("state", {})["error"] = f"{OVERLOADED} ({kind}: {admitted})"
             retry_after = (b"retry-after", b"%d" % self.bounds.retry_after)
             await reply_error(send, 503, OVERLOADED, [retry_after])
             return
@@ -135,13 +149,12 @@ class AdmissionMiddleware:
         finally:
             gate.leave()
 
-    async def _wait(self, gate: Gate, receive: Receive) -> Receive | None:
+    async def _wait(self, gate: Gate, receive: Receive) -> Receive | str:
         """Waits in line while listening for the client going away; the receive the request then
-        runs with (what arrived meanwhile first), or None when it was dropped."""
+        runs with (what arrived meanwhile first), or why it was dropped."""
         listener = _Listener(receive)
-        if await gate.enter(listener.gone(), self.bounds.wait_seconds):
-            return listener.replay
-        return None
+        outcome = await gate.enter(listener.gone(), self.bounds.wait_seconds)
+        return listener.replay if outcome == ADMITTED else outcome
 
 
 class _Listener:

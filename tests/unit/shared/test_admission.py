@@ -12,7 +12,8 @@ import orjson
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from shared.admission import AdmissionMiddleware, Bounds, Gate
+from shared.admission import ADMITTED, AdmissionMiddleware, Bounds, Gate
+from tests.helpers import sample
 
 LONG = 3600.0  # a deadline no test reaches
 
@@ -95,6 +96,10 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("never happened")
 
 
+def shed(kind: str, reason: str) -> float:
+    return sample("http_requests_shed_total", **{"class": kind, "reason": reason})
+
+
 async def queued(middleware: AdmissionMiddleware, kind: str, count: int) -> None:
     """Until `count` requests wait in the `kind` line."""
     await until(lambda: middleware.gates[kind].waiting >= count)
@@ -112,8 +117,10 @@ async def test_beyond_the_bound_and_the_line_a_request_is_refused_at_once_with_r
     await app.until_started(2)
     await queued(middleware, "writes", 1)
 
+    before = shed("writes", "full")
     await middleware(clients[3].scope, clients[3].receive, clients[3].send)  # returns: not held
 
+    assert shed("writes", "full") == before + 1
     refused = clients[3]
     assert refused.status == 503
     assert refused.header(b"retry-after") == b"2"
@@ -152,8 +159,10 @@ async def test_a_request_whose_client_left_while_in_line_never_starts() -> None:
     tasks.append(run(middleware, staying))
     await queued(middleware, "writes", 2)
 
+    before = shed("writes", "gone")
     leaving.leave()
     await tasks[1]
+    assert shed("writes", "gone") == before + 1
     assert middleware.gates["writes"].waiting == 1  # its place in line is free again
     app.release.set()
     await asyncio.gather(*tasks)
@@ -169,7 +178,9 @@ async def test_a_request_that_waited_past_the_deadline_never_starts() -> None:
     held = run(middleware, first)
     await app.until_started(1)
 
+    before = shed("writes", "late")
     await middleware(late.scope, late.receive, late.send)  # the first never lets go: the line times out
+    assert shed("writes", "late") == before + 1
 
     assert late.status == 503
     assert late.header(b"retry-after") == b"2"
@@ -240,7 +251,7 @@ async def test_a_waiter_cancelled_after_being_handed_a_place_passes_it_on() -> N
     with pytest.raises(asyncio.CancelledError):
         await first
 
-    assert await second
+    assert await second == ADMITTED
     assert gate.in_flight == 1
     gate.leave()
     assert gate.in_flight == 0
