@@ -17,6 +17,7 @@ from delivery_service.clients import SalesClient
 from delivery_service.routes import deliveries
 from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore, DocDeliveryStore
+from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
@@ -68,6 +69,7 @@ def create_app(
         routers=[deliveries],
         middleware=[idempotent],
         internal_secret=settings.internal_secret,
+        admission=Bounds.from_settings(settings),
     )
     app.state.settings, app.state.store, app.state.sales = settings, the_store, the_sales
     app.state.readiness |= {"store": the_store.ping, "sales": upstream.ready}

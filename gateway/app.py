@@ -16,6 +16,7 @@ from gateway.openapi import ASSETS_URL, OriginalDocsRedirect, PublicSpec, api_ve
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import Route
 from gateway.settings import GatewaySettings
+from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 
@@ -61,11 +62,13 @@ def create_app(
         routers=[router],
         middleware=[*_cors(settings), Middleware(OriginalDocsRedirect), proxy],
         internal=False,  # the public door: it signs what it forwards, it does not check signatures
+        admission=Bounds.from_settings(settings),
+        ready_ttl=settings.public_cache_seconds,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.spec = PublicSpec(routes, api_version())
+    app.state.spec = PublicSpec(routes, api_version(), retry_every=settings.public_cache_seconds)
     app.mount(ASSETS_URL, swagger_assets(), name="docs-assets")
     return app
 

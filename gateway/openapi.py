@@ -3,7 +3,8 @@ The original API's paths for both, /apispec.json and /api/docs, lead to the same
 
 The gateway imports no service code: it fetches each service's own /openapi.json through that
 service's upstream on first use, merges them (`gateway.spec.merge`), and caches the result once it
-is complete.
+is complete; an incomplete one is answered again for `retry_every` seconds before the services are
+asked again, so a crowd asking while a service is down costs each service one call per period.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.routes import Route
 from gateway.spec import merge
 from shared.errors import AppError, ServiceUnavailable
+from shared.memo import Memo
 
 log = logging.getLogger("gateway.openapi")
 
@@ -42,17 +44,15 @@ def api_version() -> str:
 class PublicSpec:
     """The merged description, fetched from the services on first use and cached once complete."""
 
-    def __init__(self, routes: Sequence[Route], version: str) -> None:
+    def __init__(self, routes: Sequence[Route], version: str, *, retry_every: float = 1.0) -> None:
         self._routes = routes
         self._version = version
         self._body: bytes | None = None
-        self._lock = asyncio.Lock()
+        self._built = Memo(self._build, retry_every)  # concurrent first callers share one build
 
     async def body(self) -> bytes:
         if self._body is None:
-            async with self._lock:
-                if self._body is None:
-                    self._body = await self._build()
+            self._body = await self._built.get()
         return self._body
 
     async def _build(self) -> bytes:

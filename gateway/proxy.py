@@ -124,7 +124,7 @@ class ProxyMiddleware:
     async def _authenticate(self, scope: Scope) -> Principal | Refusal:
         """The caller, unless its address is braked for guessing or its token is no good (401, or 429
         once its failures pass the brake)."""
-        address = self.guard.client_address(scope)
+        address = self.guard.client_key(scope)
         wait = self.guard.blocked_for(address)
         if wait > 0:
             return _guessing(wait)

@@ -38,9 +38,17 @@ class GatewaySettings(ServiceSettings):
     # Failed authentications per second and burst per client address, to slow token guessing.
     auth_failures_per_second: float = 0.5
     auth_failures_burst: int = 10
+    # The brake counts an IPv6 client by its network of this prefix length (one subscriber's /64).
+    auth_failures_ipv6_prefix: int = Field(64, ge=1, le=128)
+    # Failed authentications per second (and burst) over every client together; 0 turns it off.
+    auth_failures_global_per_second: float = Field(20.0, ge=0)
+    auth_failures_global_burst: int = Field(100, ge=1)
     # Share the buckets among gateway instances through Redis (else each instance counts alone).
     rate_limit_redis_url: str | None = None
     # Addresses or networks (CIDR) of proxies (nginx) whose X-Forwarded-For names the real client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Seconds /readyz and a failed /openapi.json (public through nginx) answer what they found last,
+    # so a crowd asking them costs each service one call per period; 0 asks on every call.
+    public_cache_seconds: float = Field(1.0, ge=0)
     # Browsers from these origins may call the API (CORS); none by default.
     cors_origins: list[str] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from inventory_service.routes import books, internal
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore, InventoryStore
 from inventory_service.upgrade import upgrade
+from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.store.docs import make_docs
 from shared.tasks import periodic
@@ -48,6 +49,7 @@ def create_app(settings: InventorySettings | None = None, *, store: InventorySto
         lifespan=lifespan,
         routers=[books, internal],
         internal_secret=settings.internal_secret,
+        admission=Bounds.from_settings(settings),
     )
     app.state.settings, app.state.store = settings, the_store
     app.state.readiness["store"] = the_store.ping

@@ -17,6 +17,7 @@ from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPaym
 from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
+from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
@@ -71,6 +72,7 @@ def create_app(
         routers=[orders, internal],
         middleware=[idempotent],
         internal_secret=settings.internal_secret,
+        admission=Bounds.from_settings(settings),
     )
     app.state.settings, app.state.store = settings, the_store
     app.state.inventory, app.state.payments = the_inventory, the_payments

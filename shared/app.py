@@ -18,8 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from shared import metrics
+from shared.admission import AdmissionMiddleware, Bounds
 from shared.errors import AppError, error_body
 from shared.internal import InternalAuthMiddleware
+from shared.memo import Memo
 from shared.middleware import RequestContextMiddleware
 
 log = logging.getLogger("shared.app")
@@ -114,7 +116,15 @@ async def healthz() -> dict[str, str]:
 
 @health.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> Response:
-    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness", {})
+    ready: Memo[list[dict[str, str]]] = request.app.state.ready
+    missing = await ready.get()
+    if missing:
+        return error_response(503, "Not ready", missing, {"Retry-After": "1"})
+    return Response(b'{"status":"ready"}', media_type="application/json")
+
+
+async def _probe(checks: Mapping[str, ReadinessCheck]) -> list[dict[str, str]]:
+    """What is not ready, asking every check at once."""
     missing: list[dict[str, str]] = []
 
     async def probe(name: str, check: ReadinessCheck) -> None:
@@ -124,9 +134,7 @@ async def readyz(request: Request) -> Response:
             missing.append({"component": name, "problem": str(exc) or type(exc).__name__})
 
     await asyncio.gather(*(probe(name, check) for name, check in checks.items()))
-    if missing:
-        return error_response(503, "Not ready", missing, {"Retry-After": "1"})
-    return Response(b'{"status":"ready"}', media_type="application/json")
+    return missing
 
 
 class _Unset:
@@ -144,6 +152,8 @@ def create_service_app(
     middleware: Sequence[Middleware] = (),
     internal: bool = True,
     internal_secret: str | _Unset | None = _UNSET,
+    admission: Bounds | None = None,
+    ready_ttl: float = 0.0,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the house conventions; the lifespan opens and closes what the caller built.
@@ -151,6 +161,10 @@ def create_service_app(
     `middleware` runs inside the request-id middleware, so it sees the request's id. An `internal`
     app (every service; not the gateway) answers only calls signed with `internal_secret`, which it
     must be given (None: development, open), so a service that forgets it fails to start.
+    With `admission`, requests beyond its bounds are shed with 503 before anything else runs
+    (shared/admission.py), inside the request-id middleware so each refusal is logged and counted.
+    `ready_ttl` seconds /readyz answers what it found last (where the public can ask, so no crowd
+    makes it ask every check on each call).
     """
     if internal and isinstance(internal_secret, _Unset):
         raise TypeError("an internal app needs internal_secret= (None: development, every call trusted)")
@@ -158,11 +172,14 @@ def create_service_app(
     # address, which behind the gateway is an internal host. Such a path is a 404 in the envelope.
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, **fastapi_kwargs)
     app.state.readiness = {}
+    app.state.ready = Memo(lambda: _probe(app.state.readiness), ready_ttl)
     install_error_handlers(app)
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
     if internal and not isinstance(internal_secret, _Unset):
         app.add_middleware(InternalAuthMiddleware, secret=internal_secret)
+    if admission is not None:
+        app.add_middleware(AdmissionMiddleware, bounds=admission)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health)
     app.include_router(metrics.router)

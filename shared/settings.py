@@ -33,6 +33,14 @@ class ServiceSettings(BaseSettings):
     breaker_failures: int = Field(5, ge=1)
     breaker_reset_seconds: float = Field(5.0, gt=0)
     max_concurrent_calls: int = Field(200, ge=1)
+    # Shedding (shared/admission.py): requests in flight per route class (reads: GET/HEAD/OPTIONS;
+    # writes: the rest), how many more may wait in line per class and for how long, then 503 with
+    # Retry-After. Sized for `make run` on one machine: 200 buyers at once are never refused.
+    max_in_flight_reads: int = Field(256, ge=1)
+    max_in_flight_writes: int = Field(200, ge=1)
+    max_queued: int = Field(100, ge=0)
+    max_queue_wait_seconds: float = Field(2.0, gt=0)
+    overload_retry_after_seconds: int = Field(1, ge=1)
     # One secret shared by the gateway and every service (INTERNAL_SECRET): calls between them carry
     # an HMAC with it, and a service refuses any other. Unset, a service trusts its network (dev).
     internal_secret: str | None = Field(None, validation_alias=AliasChoices("INTERNAL_SECRET"))

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILT = ("gateway", "inventory", "sales", "delivery")
 # Who calls whom inside the stack, by compose name: what `wait_connected` checks from each container.
 CALLS = {
-    "gateway-1": ("inventory:8001", "sales:8002", "delivery:8003"),
-    "gateway-2": ("inventory:8001", "sales:8002", "delivery:8003"),
+    "gateway-1": ("inventory:8001", "sales:8002", "delivery:8003", "redis-gateway:6379"),
+    "gateway-2": ("inventory:8001", "sales:8002", "delivery:8003", "redis-gateway:6379"),
     "inventory": ("redis-inventory:6379",),
     "sales": ("redis-sales:6379", "inventory:8001"),
     "delivery": ("redis-delivery:6379", "sales:8002"),

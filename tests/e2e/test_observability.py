@@ -218,7 +218,8 @@ async def test_readyz_is_503_naming_what_is_missing_while_the_store_or_an_upstre
     redis = RedisServer(tmp_path / "redis")
     redis.directory.mkdir()
     redis.start()
-    system = LocalSystem(tmp_path, store="redis", redis_url=redis.url)
+    # The gateway asks again on every call (it remembers its answer a second by default).
+    system = LocalSystem(tmp_path, {"GATEWAY_PUBLIC_CACHE_SECONDS": "0"}, store="redis", redis_url=redis.url)
     try:
         system.start()
         for name in PROCESSES:

@@ -33,7 +33,12 @@ def test_the_validator_refuses_a_misspelt_field() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_overlay_holds_the_whole_system_in_one_namespace_and_no_secret(overlay: str) -> None:
     assert set(of_kind(overlay, "Deployment")) == PYTHON_APPS
-    assert set(of_kind(overlay, "StatefulSet")) == {"redis-inventory", "redis-sales", "redis-delivery"}
+    assert set(of_kind(overlay, "StatefulSet")) == {
+        "redis-inventory",
+        "redis-sales",
+        "redis-delivery",
+        "redis-gateway",
+    }
     assert set(of_kind(overlay, "Service")) == set(workloads(overlay))
     assert set(of_kind(overlay, "HorizontalPodAutoscaler")) == {"gateway"}
     assert set(of_kind(overlay, "PodDisruptionBudget")) == {"gateway"}
