@@ -39,10 +39,8 @@ def create_app(
     idempotency = DocsIdempotencyStore(docs)
     upstream = Upstream.from_settings("sales", settings.sales_url if sales is None else sales, settings)
     the_sales = SalesClient(upstream)
-    grace = timedelta(seconds=settings.move_retry_grace_seconds)
-    finish_moves = partial(
-        services.finish_moves, the_store, the_sales, claim_seconds=settings.move_claim_seconds, grace=grace
-    )
+    grace = timedelta(seconds=settings.move_claim_seconds)
+    finish_moves = partial(services.finish_moves, the_store, the_sales, grace=grace)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -58,13 +58,13 @@ async def test_a_move_sales_missed_is_finished_when_sales_is_back(
     delivery_id = await interrupted_ship(store, client, sales)
     assert (await store.get_delivery(delivery_id)).status == "Pending"  # type: ignore[union-attr]
 
-    finished = await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=NOW)
+    finished = await services.finish_moves(store, client, grace=NOW)
 
     assert [(d.delivery_id, d.status) for d in finished] == [(delivery_id, "Shipped")]
     assert sales.orders["order_1"]["status"] == "Shipped"
     assert [h.status for h in finished[0].history] == ["Pending", "Shipped"]
     assert await store.claimed() == []
-    assert await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=NOW) == []
+    assert await services.finish_moves(store, client, grace=NOW) == []
 
 
 async def test_a_move_still_in_flight_is_left_to_its_own_request(
@@ -73,7 +73,7 @@ async def test_a_move_still_in_flight_is_left_to_its_own_request(
     store = DocDeliveryStore(Tables())
     await interrupted_ship(store, client, sales)
 
-    left = await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=timedelta(minutes=5))
+    left = await services.finish_moves(store, client, grace=timedelta(minutes=5))
 
     assert left == []
     assert sales.orders["order_1"]["status"] == "Confirmed"
@@ -87,11 +87,11 @@ async def test_while_sales_is_away_the_move_waits_and_is_tried_again(
     delivery_id = await interrupted_ship(store, client, sales)
     sales.move_answer = failing(httpx.ConnectError)
 
-    assert await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=NOW) == []
+    assert await services.finish_moves(store, client, grace=NOW) == []
     assert len(await store.claimed()) == 1
 
     sales.move_answer = None
-    finished = await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=NOW)
+    finished = await services.finish_moves(store, client, grace=NOW)
     assert [d.delivery_id for d in finished] == [delivery_id]
 
 
@@ -102,7 +102,7 @@ async def test_a_move_sales_refuses_is_dropped_and_the_delivery_stays(
     delivery_id = await interrupted_ship(store, client, sales)
     sales.orders["order_1"]["status"] = "Cancelled"  # the customer cancelled meanwhile
 
-    assert await services.finish_moves(store, client, claim_seconds=CLAIM_SECONDS, grace=NOW) == []
+    assert await services.finish_moves(store, client, grace=NOW) == []
 
     assert await store.claimed() == []
     delivery = await store.get_delivery(delivery_id)
