@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 from delivery_service import domain, metrics
-from delivery_service.clients import Sales
+from delivery_service.clients import CANCELLED_BATCH, Sales
 from delivery_service.domain import (
     Delivery,
     DeliveryDraft,
@@ -147,6 +147,31 @@ async def _finish(store: DeliveryStore, sales: Sales, delivery: Delivery) -> Del
         return _counted(await store.move(delivery.delivery_id, delivery.status, claim.to, utcnow()))
     except AppError:
         return await get_delivery(store, delivery.delivery_id)  # another retry moved it first
+
+
+async def cancel_with_orders(store: DeliveryStore, sales: Sales) -> list[Delivery]:
+    """Cancel every Pending delivery whose order sales has cancelled; the deliveries cancelled.
+
+    One held by a pending Shipped move is left for a later round: sales refuses that move (the
+    order is cancelled), which releases the claim."""
+    cancelled: list[Delivery] = []
+    after: int | None = None
+    while True:
+        page = await store.list_deliveries(
+            customer_id=None, order_id=None, status="Pending", after=after, limit=CANCELLED_BATCH
+        )
+        gone = await sales.cancelled_orders([d.order_id for d in page.items]) if page.items else set()
+        for delivery in page.items:
+            if delivery.order_id in gone:
+                try:
+                    cancelled.append(
+                        _counted(await store.move(delivery.delivery_id, "Pending", "Cancelled", utcnow()))
+                    )
+                except AppError:
+                    continue  # moved or claimed meanwhile
+        if page.next_after is None:
+            return cancelled
+        after = page.next_after
 
 
 def _counted(moved: Delivery) -> Delivery:

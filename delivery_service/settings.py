@@ -27,3 +27,6 @@ class DeliverySettings(ServiceSettings):
     move_claim_seconds: float = Field(default=30, ge=0, le=3600)
     # Moves whose call to sales failed are retried this often.
     move_retry_interval_seconds: float = 2.0
+    # How often sales is asked which orders of Pending deliveries were cancelled (those are
+    # cancelled with their orders).
+    cancelled_orders_poll_seconds: float = Field(default=5.0, gt=0)
