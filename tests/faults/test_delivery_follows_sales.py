@@ -1,6 +1,7 @@
 """Delivery never contradicts sales (issue 14, scenario 5): delivery's calls to sales go through a
 relay that loses sales' answer to a Shipped move (sales applied it) and then keeps sales unreachable
-for longer than the claim that move took. A staff cancel of the delivery meanwhile is refused; once
+for longer than the claim that move took; on the JSON store, and on Redis with two instances of
+every service (a relay in front of each sales instance). A staff cancel of the delivery meanwhile is refused; once
 sales is back the delivery ends Shipped, like its order."""
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from devtools.system import LocalSystem
 from tests.faults.latency_proxy import LatencyProxy
-from tests.helpers import eventually, order_body, user_client
+from tests.helpers import RedisServer, eventually, order_body, user_client
 
 CLAIM_SECONDS = 1.0  # DELIVERY_MOVE_CLAIM_SECONDS: on main a claim lapsed after this
 ENV = {
@@ -24,23 +26,51 @@ ENV = {
 }
 
 
-@pytest.fixture
-async def relayed(tmp_path: Path) -> AsyncIterator[tuple[LocalSystem, LatencyProxy]]:
-    """The whole system, with delivery's calls to sales (only those) going through the relay."""
-    system = LocalSystem(tmp_path, env=ENV)
-    relay = LatencyProxy(system.specs["sales"].port)
+class Relays:
+    """One relay in front of each sales instance, set all at once."""
+
+    def __init__(self, relays: list[LatencyProxy]) -> None:
+        self.all = relays
+
+    def set(self, *, drop_answers: bool, refuse: bool) -> None:
+        for relay in self.all:
+            relay.drop_answers, relay.refuse = drop_answers, refuse
+
+    @property
+    def connections(self) -> int:
+        return sum(relay.connections for relay in self.all)
+
+
+@pytest.fixture(params=["json", "redis"])
+async def relayed(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[LocalSystem, Relays]]:
+    """The whole system (JSON; or Redis with two instances of every service), with delivery's calls
+    to sales (only those) going through the relays."""
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(server.url).flushall()
+        system = LocalSystem(tmp_path, env=ENV, store="redis", instances=2, redis_url=server.url)
+    else:
+        system = LocalSystem(tmp_path, env=ENV)
+    sales = [spec for name, spec in system.specs.items() if name.startswith("sales")]
+    deliveries = [name for name in system.specs if name.startswith("delivery")]
+    relays = Relays([LatencyProxy(spec.port) for spec in sales])
     failed = True
     try:
         await asyncio.to_thread(system.start)
-        await relay.start()  # only now can its port be none of the processes'
-        await asyncio.to_thread(system.stop, "delivery")
-        system.specs["delivery"].env["DELIVERY_SALES_URL"] = relay.url
-        await asyncio.to_thread(system.start, "delivery")
-        yield system, relay
+        for relay in relays.all:
+            await relay.start()  # only now can its port be none of the processes'
+        for name in deliveries:
+            await asyncio.to_thread(system.stop, name)
+            system.specs[name].env["DELIVERY_SALES_URL"] = ",".join(relay.url for relay in relays.all)
+            await asyncio.to_thread(system.start, name)
+        yield system, relays
         failed = False
     finally:
         await asyncio.to_thread(system.close)
-        await relay.stop()
+        for relay in relays.all:
+            await relay.stop()
         if failed:
             for name in system.processes:
                 print(f"----- {name} log (tail) -----\n{system.log(name)[-3000:]}")
@@ -54,9 +84,9 @@ async def status_of(client: httpx.AsyncClient, path: str) -> str:
 
 
 async def test_a_lost_shipped_answer_blocks_a_staff_cancel_until_sales_answers(
-    relayed: tuple[LocalSystem, LatencyProxy],
+    relayed: tuple[LocalSystem, Relays],
 ) -> None:
-    system, relay = relayed
+    system, relays = relayed
     async with user_client(system.url) as client:
         placed = await client.post("/api/orders", json=order_body("123", 1))
         assert placed.status_code == 201, placed.text
@@ -67,18 +97,18 @@ async def test_a_lost_shipped_answer_blocks_a_staff_cancel_until_sales_answers(
         assert scheduled.status_code == 201, scheduled.text
         delivery = f"/api/deliveries/{scheduled.json()['delivery_id']}"
 
-        relay.drop_answers = True
+        relays.set(drop_answers=True, refuse=False)
         lost = await client.patch(delivery, json={"status": "Shipped"})
         assert lost.status_code in (503, 504), lost.text
         assert await status_of(client, order) == "Shipped"  # sales applied it; delivery cannot know
         assert await status_of(client, delivery) == "Pending"
 
-        relay.refuse = True  # sales unreachable, for longer than the claim
-        tried = relay.connections
+        relays.set(drop_answers=True, refuse=True)  # sales unreachable, for longer than the claim
+        tried = relays.connections
         await asyncio.sleep(CLAIM_SECONDS + 1.0)
 
         async def asked_again() -> bool:
-            return relay.connections > tried
+            return relays.connections > tried
 
         assert await eventually(asked_again), "delivery never asked sales again"
         cancel = await client.patch(delivery, json={"status": "Cancelled"})
@@ -86,7 +116,7 @@ async def test_a_lost_shipped_answer_blocks_a_staff_cancel_until_sales_answers(
         assert cancel.json()["error"].endswith("is being moved to Shipped; try again later")
         assert await status_of(client, delivery) == "Pending"
 
-        relay.refuse = relay.drop_answers = False
+        relays.set(drop_answers=False, refuse=False)
 
         async def shipped() -> bool:
             return await status_of(client, delivery) == "Shipped"
