@@ -1,8 +1,8 @@
 """Delivery never contradicts sales (issue 14, scenario 5): delivery's calls to sales go through a
 relay that loses sales' answer to a Shipped move (sales applied it) and then keeps sales unreachable
 for longer than the claim that move took; on the JSON store, and on Redis with two instances of
-every service (a relay in front of each sales instance). A staff cancel of the delivery meanwhile is refused; once
-sales is back the delivery ends Shipped, like its order."""
+every service (a relay in front of each sales instance). A staff cancel of the delivery meanwhile
+is refused; once sales is back the delivery ends Shipped, like its order."""
 
 from __future__ import annotations
 
