@@ -1,6 +1,7 @@
 """Builds the delivery app: its store and the sales upstream, wired in `create_app`; the lifespan
-opens the store and finishes moves whose call to sales failed. Idempotency-Key records for
-POST /api/deliveries are kept in the same store."""
+opens the store, finishes moves whose call to sales failed and cancels the Pending deliveries of
+orders sales has cancelled. Idempotency-Key records for POST /api/deliveries are kept in the same
+store."""
 
 from __future__ import annotations
 
@@ -40,10 +41,9 @@ def create_app(
     idempotency = DocsIdempotencyStore(docs)
     upstream = Upstream.from_settings("sales", settings.sales_url if sales is None else sales, settings)
     the_sales = SalesClient(upstream)
-    grace = timedelta(seconds=settings.move_retry_grace_seconds)
-    finish_moves = partial(
-        services.finish_moves, the_store, the_sales, claim_seconds=settings.move_claim_seconds, grace=grace
-    )
+    grace = timedelta(seconds=settings.move_claim_seconds)
+    finish_moves = partial(services.finish_moves, the_store, the_sales, grace=grace)
+    cancel_with_orders = partial(services.cancel_with_orders, the_store, the_sales)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +54,9 @@ def create_app(
             await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
             await resources.enter_async_context(
                 periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
+            )
+            await resources.enter_async_context(
+                periodic("cancel-with-orders", settings.cancelled_orders_poll_seconds, cancel_with_orders)
             )
             yield
 

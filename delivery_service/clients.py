@@ -1,11 +1,11 @@
 """Delivery's view of the sales service (`Sales`) and its HTTP implementation over sales' internal API:
-read an order, move it along with its delivery."""
+read an order, move it along with its delivery, learn which orders were cancelled."""
 
 from __future__ import annotations
 
 import logging
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
@@ -33,6 +33,10 @@ class _ErrorDoc(BaseModel):
     error: str
 
 
+class _CancelledDoc(BaseModel):
+    order_ids: list[str]
+
+
 class Sales(Protocol):
     """The sales service as delivery needs it."""
 
@@ -41,6 +45,12 @@ class Sales(Protocol):
 
     async def move_order(self, order_id: str, status: OrderMove) -> None:
         """Sales moved the order to `status` (or it was there already); OrderMoveRefused when not."""
+
+    async def cancelled_orders(self, order_ids: list[str]) -> set[str]:
+        """Those of `order_ids` (at most `CANCELLED_BATCH`) that are Cancelled orders."""
+
+
+CANCELLED_BATCH = 100  # order ids sales is asked about at once
 
 
 class SalesClient:
@@ -77,6 +87,17 @@ class SalesClient:
             raise _sales_error(response, "unexpected status")
         if _order_doc(response).status != status:  # only sales' yes may ship a delivery
             raise _sales_error(response, "order not moved")
+
+    async def cancelled_orders(self, order_ids: list[str]) -> set[str]:
+        query = urlencode([("order_id", order_id) for order_id in order_ids])
+        path = f"/internal/orders/cancelled?{query}"
+        response = await retry_idempotent(lambda: self.upstream.call("GET", path))
+        if response.status_code != 200:
+            raise _sales_error(response, "unexpected status")
+        try:
+            return set(_CancelledDoc.model_validate_json(response.content).order_ids)
+        except ValidationError as exc:
+            raise _sales_error(response, "not a list of orders") from exc
 
 
 def _order_path(order_id: str) -> str:

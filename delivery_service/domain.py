@@ -50,11 +50,12 @@ class StatusChange:
 
 @dataclass(frozen=True, slots=True)
 class MoveClaim:
-    """A move waiting for sales' answer: until it ends or expires, no other move may start."""
+    """A move waiting for sales' answer, made at `made_at`: until sales has answered (yes: the
+    delivery moves; no: the claim is released) no contrary move may start, however long it takes."""
 
     to: DeliveryStatus
     token: str
-    expires_at: datetime
+    made_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ class Delivery:
             "status": self.status,
             "estimated_date": self.estimated_date.isoformat(),
             "history": [[change.status, change.at.isoformat()] for change in self.history],
-            "claim": [claim.to, claim.token, claim.expires_at.isoformat()] if claim else None,
+            "claim": [claim.to, claim.token, claim.made_at.isoformat()] if claim else None,
         }
 
     @classmethod
@@ -120,8 +121,10 @@ class Delivery:
         raw_claim = doc.get("claim")  # absent from documents stored before moves existed
         claim = None
         if raw_claim:
-            to, token, expires_at = raw_claim
-            claim = MoveClaim(to, token, datetime.fromisoformat(expires_at))
+            # Documents written before claims stopped expiring hold the expiry here: read as the
+            # time the claim was made, it only puts the first retry a little later.
+            to, token, made_at = raw_claim
+            claim = MoveClaim(to, token, datetime.fromisoformat(made_at))
         return cls(
             doc["delivery_id"],
             doc["order_id"],
@@ -167,7 +170,8 @@ class MoveRefused(Conflict):
 
 
 class MoveInProgress(Conflict):
-    """Another move is waiting for sales' answer; this one would contradict it."""
+    """Another move is waiting for sales' answer; this one would contradict it (409 until sales
+    has answered, whatever the time)."""
 
     def __init__(self, delivery: Delivery) -> None:
         to = delivery.claim.to if delivery.claim else delivery.status
@@ -189,18 +193,19 @@ def check_move(current: DeliveryStatus, to: DeliveryStatus) -> None:
         raise MoveRefused(current, to)
 
 
-def check_turn(delivery: Delivery, expected: DeliveryStatus, to: DeliveryStatus, now: datetime) -> None:
+def check_turn(delivery: Delivery, expected: DeliveryStatus, to: DeliveryStatus) -> None:
     """The compare-and-set rule of a move from `expected`, checked against the stored delivery.
 
-    MoveRefused when another move changed the status first; MoveInProgress while a live claim
-    for another status holds it. A claim for the same status does not block: sales' move repeats
-    harmlessly, so a retry may take it over (or finish it).
+    MoveRefused when another move changed the status first; MoveInProgress while a claim for
+    another status holds it: a claim never lapses, since sales may have applied its move. A claim
+    for the same status does not block: sales' move repeats harmlessly, so a retry may take it
+    over (or finish it).
     """
     if delivery.status != expected:
         raise MoveRefused(delivery.status, to)
     check_move(expected, to)
     claim = delivery.claim
-    if claim is not None and claim.to != to and now < claim.expires_at:
+    if claim is not None and claim.to != to:
         raise MoveInProgress(delivery)
 
 

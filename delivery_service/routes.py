@@ -96,8 +96,10 @@ async def get_delivery(delivery_id: str, caller: Caller, store: StoreDep) -> Del
             400: "Invalid request: not a delivery status",
             403: "Only staff may move deliveries",
             404: "No such delivery",
-            409: "The move is not allowed from the current status, another move is in progress, "
-            "or sales refused to move the order (cancelled meanwhile)",
+            409: "The move is not allowed from the current status; or an earlier move's outcome at "
+            "sales is unknown (its answer lost, sales unreachable) and this move would contradict "
+            "it: refused until sales has answered, however long that takes; or sales refused to "
+            "move the order (cancelled meanwhile)",
             **_SALES_DOWN,
         }
     ),
@@ -111,7 +113,8 @@ async def move_delivery(
     settings: SettingsDep,
 ) -> DeliveryOut:
     """Pending → Shipped → In Transit → Delivered, or Pending → Cancelled; each move is added to
-    `history`. Shipped and Delivered move the order too, and fail with 409 if sales refuses."""
+    `history`. Shipped and Delivered move the order too, and fail with 409 if sales refuses. While
+    a Shipped or Delivered move waits for sales' answer, only that move may be sent again."""
     delivery = await services.move_delivery(
         store, sales, delivery_id, body.status, claim_seconds=settings.move_claim_seconds
     )

@@ -20,9 +20,13 @@ class DeliverySettings(ServiceSettings):
     # Business days (Monday to Friday) from the order's date to the estimated delivery date.
     business_days: int = Field(default=5, ge=0, le=365)
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
-    # How long a move to Shipped or Delivered holds its delivery when sales' answer is lost (503,
-    # 504): longer than a call to sales can take, since sales may have acted on it meanwhile.
-    move_claim_seconds: int = Field(default=30, ge=0, le=3600)
-    # A move whose call to sales failed is retried this often, once older than the grace.
+    # A move to Shipped or Delivered claims its delivery while sales is asked; the claim is left
+    # to the request that made it for this long (longer than a call to sales can take). After that
+    # a retry (the periodic one, or a contrary request) asks sales again. The claim never lapses:
+    # until sales has answered, a contrary move is refused (409), however long that takes.
+    move_claim_seconds: float = Field(default=30, ge=0, le=3600)
+    # Moves whose call to sales failed are retried this often.
     move_retry_interval_seconds: float = 2.0
-    move_retry_grace_seconds: float = 15.0
+    # How often sales is asked which orders of Pending deliveries were cancelled (those are
+    # cancelled with their orders).
+    cancelled_orders_poll_seconds: float = Field(default=5.0, gt=0)

@@ -45,17 +45,16 @@ class DeliveryStore(Protocol):
     ) -> Page[Delivery]:
         """Deliveries in id order, of one customer and/or one order and/or in one status."""
 
-    async def claim_move(
-        self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim, now: datetime
-    ) -> Delivery:
+    async def claim_move(self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim) -> Delivery:
         """Compare-and-set: hold the delivery for a move to `claim.to` while sales is asked.
-        DeliveryNotFound, MoveRefused if it is no longer `expected`, MoveInProgress if held."""
+        DeliveryNotFound, MoveRefused if it is no longer `expected`, MoveInProgress if a claim for
+        another status holds it. A refused call changes nothing."""
 
     async def move(
         self, delivery_id: str, expected: DeliveryStatus, to: DeliveryStatus, at: datetime
     ) -> Delivery:
         """Compare-and-set the status from `expected` to `to` (history + 1, claim ended); the
-        errors of `claim_move`."""
+        errors of `claim_move`, and a refused move changes nothing."""
 
     async def release_claim(self, delivery_id: str, token: str) -> None:
         """End the claim `token`, if it is still the delivery's (sales refused the move)."""
@@ -126,12 +125,10 @@ class DocDeliveryStore:
         )
         return page.map(Delivery.from_doc)
 
-    async def claim_move(
-        self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim, now: datetime
-    ) -> Delivery:
+    async def claim_move(self, delivery_id: str, expected: DeliveryStatus, claim: MoveClaim) -> Delivery:
         async def work(tx: Tx) -> Delivery:
             delivery = await _get(tx, delivery_id)
-            check_turn(delivery, expected, claim.to, now)
+            check_turn(delivery, expected, claim.to)
             claimed = delivery.claimed(claim)
             tx.put(DELIVERIES, delivery_id, claimed.to_doc())
             tx.put(MOVING, delivery_id, True)
@@ -144,7 +141,7 @@ class DocDeliveryStore:
     ) -> Delivery:
         async def work(tx: Tx) -> Delivery:
             delivery = await _get(tx, delivery_id)
-            check_turn(delivery, expected, to, at)
+            check_turn(delivery, expected, to)
             moved = delivery.moved(to, at)
             tx.put(DELIVERIES, delivery_id, moved.to_doc())
             tx.delete(MOVING, delivery_id)

@@ -95,6 +95,14 @@ async def cancel_order(
     return OrderOut.of(await services.cancel_order(store, inventory, payments, order_id, caller))
 
 
+@internal.get("/cancelled")  # before /{order_id}, which would take it
+async def cancelled_orders(
+    store: StoreDep, order_id: Annotated[list[str], Query(max_length=100)]
+) -> dict[str, list[str]]:
+    """Which of the orders named are Cancelled (for delivery, which cancels their deliveries)."""
+    return {"order_ids": await services.cancelled_among(store, order_id)}
+
+
 @internal.get("/{order_id}")
 async def get_order_internal(order_id: str, store: StoreDep) -> OrderOut:
     return OrderOut.of(await services.get_order(store, order_id))

@@ -211,6 +211,12 @@ async def move_for_delivery(store: SalesStore, order_id: str, status: OrderStatu
     return order
 
 
+async def cancelled_among(store: SalesStore, order_ids: list[str]) -> list[str]:
+    """Those of `order_ids` that are Cancelled orders: delivery cancels their pending deliveries."""
+    orders = [await store.get_order(order_id) for order_id in order_ids]
+    return [order.order_id for order in orders if order is not None and order.status == "Cancelled"]
+
+
 async def recover_order(
     store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
 ) -> Order:

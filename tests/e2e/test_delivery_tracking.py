@@ -1,6 +1,6 @@
 """A delivery's life through the real gateway, with sales and inventory as real processes: its
 moves carry the order along (Shipped, Delivered), a cancelled delivery leaves the order as it was,
-and a cancelled order cannot ship."""
+a cancelled order cannot ship and its pending delivery is cancelled with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import order_body
+from tests.helpers import eventually, order_body
 
 # The same on the JSON default and on Redis with two instances of every service.
 pytestmark = pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
@@ -74,6 +74,8 @@ async def test_a_cancelled_delivery_leaves_the_order_confirmed(client: httpx.Asy
     assert await order_status(client, order_id) == "Confirmed"
 
 
+# Delivery does not cancel the delivery with its order before the move below looks at it.
+@pytest.mark.system_env(DELIVERY_CANCELLED_ORDERS_POLL_SECONDS="3600")
 async def test_a_cancelled_order_cannot_ship(client: httpx.AsyncClient) -> None:
     order_id = await place_order(client)
     delivery = await schedule(client, order_id)
@@ -85,6 +87,26 @@ async def test_a_cancelled_order_cannot_ship(client: httpx.AsyncClient) -> None:
     assert refused.json()["error"] == f"Order {order_id} is Cancelled"
     assert (await client.get(f"/api/deliveries/{delivery['delivery_id']}")).json() == delivery
     assert await order_status(client, order_id) == "Cancelled"
+
+
+@pytest.mark.system_env(DELIVERY_CANCELLED_ORDERS_POLL_SECONDS="0.2")
+async def test_a_cancelled_orders_pending_delivery_is_cancelled_with_it(client: httpx.AsyncClient) -> None:
+    cancelled_order, kept_order = await place_order(client), await place_order(client)
+    delivery = (await schedule(client, cancelled_order))["delivery_id"]
+    kept = (await schedule(client, kept_order))["delivery_id"]
+
+    assert (await client.post(f"/api/orders/{cancelled_order}/cancel")).status_code == 200
+
+    async def delivery_cancelled() -> bool:
+        response = await client.get(f"/api/deliveries/{delivery}")
+        assert response.status_code == 200, response.text
+        return bool(response.json()["status"] == "Cancelled")
+
+    assert await eventually(delivery_cancelled), "the delivery was never cancelled with its order"
+    history = (await client.get(f"/api/deliveries/{delivery}")).json()["history"]
+    assert [change["status"] for change in history] == ["Pending", "Cancelled"]
+    assert (await client.get(f"/api/deliveries/{kept}")).json()["status"] == "Pending"
+    assert await order_status(client, cancelled_order) == "Cancelled"
 
 
 async def test_deliveries_list_and_page_through_the_gateway(client: httpx.AsyncClient) -> None:

@@ -1,5 +1,8 @@
 """A TCP proxy on a free loopback port that forwards bytes to a target port, holding each chunk from a
-client for `delay` seconds (settable at any time) before it goes on to the server: a slow link.
+client for `delay` seconds (settable at any time) before it goes on to the server: a slow link. It
+can also lose the server's answers (`drop_answers`: the request reaches the server, the client's
+connection is cut instead of answered) and stand for a server that is gone (`refuse`: every
+connection is cut at once, live ones included).
 
 It runs in the test's event loop; the processes under test connect to it like to any server.
 """
@@ -17,6 +20,8 @@ class LatencyProxy:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.delay = 0.0
+        self.drop_answers = False
+        self._refuse = False
         self.connections = 0  # accepted from clients
         self.chunks = 0  # received from clients, counted on arrival (each goes on after the delay)
         self._server: asyncio.Server | None = None
@@ -30,6 +35,17 @@ class LatencyProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def refuse(self) -> bool:
+        return self._refuse
+
+    @refuse.setter
+    def refuse(self, value: bool) -> None:
+        self._refuse = value
+        if value:
+            for task in list(self._tasks):  # kept-alive connections are cut too
+                task.cancel()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -45,6 +61,9 @@ class LatencyProxy:
 
     def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self._refuse:
+            client_writer.close()
+            return
         task = asyncio.create_task(self._connect(client_reader, client_writer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -59,8 +78,15 @@ class LatencyProxy:
             return
         await asyncio.gather(
             self._pipe(self._arrivals(client_reader), server_writer),
-            self._pipe(_chunks(server_reader), client_writer),
+            self._pipe(self._answers(server_reader), client_writer),
         )
+
+    async def _answers(self, reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
+        """The server's chunks; while answers are dropped, the first one ends the connection unsent."""
+        async for chunk in _chunks(reader):
+            if self.drop_answers:
+                return
+            yield chunk
 
     async def _arrivals(self, reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
         """Each chunk from a client, `delay` seconds after it arrived. Read on arrival (and counted

@@ -114,18 +114,36 @@ async def test_a_move_is_a_compare_and_set(store: DocDeliveryStore) -> None:
     assert [c.status for c in stored.history] == ["Pending", "Shipped"]
 
 
+async def test_a_move_or_claim_from_an_unexpected_status_changes_nothing(store: DocDeliveryStore) -> None:
+    await store.add_delivery(a_draft())
+    held = await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "mine", NOON))
+    refusals = [
+        store.move("del_1", "Shipped", "In Transit", NOON),  # not where the delivery is
+        store.claim_move("del_1", "In Transit", MoveClaim("Delivered", "other", NOON)),
+        store.move("del_1", "Pending", "Cancelled", NOON),  # held by a claim for another status
+        store.claim_move("del_1", "Pending", MoveClaim("Cancelled", "other", NOON)),
+    ]
+
+    for refusal in refusals:
+        with pytest.raises((MoveRefused, MoveInProgress)) as caught:
+            await refusal
+        assert "Pending" in caught.value.message or "being moved to Shipped" in caught.value.message
+
+    # The caller reads what is there: the delivery as the claim left it, nothing added.
+    assert await store.get_delivery("del_1") == held
+    assert [d.delivery_id for d in await store.claimed()] == ["del_1"]
+
+
 async def test_moving_an_unknown_delivery_is_not_found(store: DocDeliveryStore) -> None:
     with pytest.raises(DeliveryNotFound):
         await store.move("del_1", "Pending", "Cancelled", NOON)
     with pytest.raises(DeliveryNotFound):
-        await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "t", NOON), NOON)
+        await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "t", NOON))
 
 
 async def test_a_claim_holds_the_delivery_until_its_owner_releases_it(store: DocDeliveryStore) -> None:
     await store.add_delivery(a_draft())
-    await store.claim_move(
-        "del_1", "Pending", MoveClaim("Shipped", "mine", NOON + timedelta(seconds=30)), NOON
-    )
+    await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "mine", NOON - timedelta(days=1)))
 
     with pytest.raises(MoveInProgress):
         await store.move("del_1", "Pending", "Cancelled", NOON)
@@ -140,7 +158,7 @@ async def test_a_claim_holds_the_delivery_until_its_owner_releases_it(store: Doc
 
 async def test_finishing_a_claimed_move_ends_the_claim(store: DocDeliveryStore) -> None:
     await store.add_delivery(a_draft())
-    await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "t", NOON + timedelta(seconds=30)), NOON)
+    await store.claim_move("del_1", "Pending", MoveClaim("Shipped", "t", NOON))
 
     shipped = await store.move("del_1", "Pending", "Shipped", NOON)
 

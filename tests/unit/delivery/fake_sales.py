@@ -53,12 +53,15 @@ class FakeSales:
         self.asked: list[str] = []  # raw paths of order reads
         self.moves: list[tuple[str, Any]] = []  # (order id, JSON body) of every move asked
         self.move_answer: Handler | None = None
+        self.cancelled_asked: list[list[str]] = []  # order ids of every "which are cancelled?"
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0)  # a real call suspends here: lets concurrent requests interleave
         if request.url.path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
         raw_path = request.url.raw_path.decode()
+        if request.url.path == f"{ORDERS_PATH}cancelled":
+            return self._cancelled(request)
         if request.method == "POST" and raw_path.startswith(ORDERS_PATH) and raw_path.endswith("/status"):
             return await self._move(request, unquote(raw_path[len(ORDERS_PATH) : -len("/status")]))
         self.asked.append(raw_path)
@@ -66,6 +69,12 @@ class FakeSales:
         if request.method != "GET" or not raw_path.startswith(ORDERS_PATH) or order is None:
             return httpx.Response(404, json={"error": "Order not found"})
         return httpx.Response(200, json=order)
+
+    def _cancelled(self, request: httpx.Request) -> httpx.Response:
+        named = request.url.params.get_list("order_id")
+        self.cancelled_asked.append(named)
+        cancelled = [i for i in named if self.orders.get(i, {}).get("status") == "Cancelled"]
+        return httpx.Response(200, json={"order_ids": cancelled})
 
     async def _move(self, request: httpx.Request, order_id: str) -> httpx.Response:
         body = json.loads(request.content)

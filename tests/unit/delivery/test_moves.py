@@ -267,7 +267,7 @@ async def test_sales_saying_yes_to_another_status_is_not_a_yes(
     assert await read(api) == before
 
 
-async def test_after_a_lost_answer_only_the_same_move_may_run_until_the_hold_expires(
+async def test_after_a_lost_answer_only_the_same_move_may_run_until_sales_answers(
     api: httpx.AsyncClient, sales: FakeSales
 ) -> None:
     before = await create(api)
@@ -285,15 +285,39 @@ async def test_after_a_lost_answer_only_the_same_move_may_run_until_the_hold_exp
     assert before["history"][0] == retried.json()["history"][0]
 
 
-async def test_a_hold_left_by_a_lost_answer_expires(sales: FakeSales) -> None:
+async def test_a_claim_left_by_a_lost_answer_never_lapses_into_a_contrary_move(sales: FakeSales) -> None:
+    # The claim is left to its own request for no time at all: every contrary move asks sales.
     async with running(sales, move_claim_seconds=0) as api:
         await create(api)
         sales.move_answer = failing(httpx.ReadTimeout)
         assert (await patch(api, "Shipped")).status_code == 504
+        sales.move_answer = failing(httpx.ConnectError)
+
+        while_away = await patch(api, "Cancelled")
+        sales.move_answer = None
+        once_back = await patch(api, "Cancelled")
+        delivery = await read(api)
+
+    assert while_away.status_code == 409
+    assert while_away.json()["error"] == "Delivery del_1 is being moved to Shipped; try again later"
+    # Sales took the pending move when asked again: the delivery follows, the cancel is refused.
+    assert once_back.status_code == 409
+    assert once_back.json()["error"] == "Cannot change delivery status from Shipped to Cancelled"
+    assert statuses(delivery) == ["Pending", "Shipped"]
+    assert sales.orders["order_1"]["status"] == "Shipped"
+
+
+async def test_a_contrary_move_after_sales_refused_the_pending_one_goes_through(sales: FakeSales) -> None:
+    async with running(sales, move_claim_seconds=0) as api:
+        await create(api)
+        sales.move_answer = failing(httpx.ReadTimeout)
+        assert (await patch(api, "Shipped")).status_code == 504
+        sales.move_answer = None
+        sales.orders["order_1"]["status"] = "Cancelled"  # the customer cancelled meanwhile
 
         cancelled = await patch(api, "Cancelled")
 
-    assert cancelled.status_code == 200
+    assert cancelled.status_code == 200, cancelled.text
     assert statuses(cancelled.json()) == ["Pending", "Cancelled"]
 
 

@@ -150,3 +150,27 @@ async def test_delivery_moves_refuse_unknown_orders_and_statuses(shop: Shop) -> 
         assert (
             await shop.api.post("/internal/orders/order_1/status", json={"status": bad})
         ).status_code == 400
+
+
+# --- cancelled orders, as delivery asks -----------------------------------------------------------
+
+
+async def test_delivery_learns_which_of_the_orders_it_names_are_cancelled(shop: Shop) -> None:
+    for _ in range(3):
+        await place(shop, for_("alice"))
+    await shop.api.post("/api/orders/order_2/cancel")
+
+    response = await shop.api.get(
+        "/internal/orders/cancelled", params=[("order_id", i) for i in ("order_1", "order_2", "order_9")]
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"order_ids": ["order_2"]}
+
+
+async def test_asking_about_too_many_or_no_orders_at_once_is_400(shop: Shop) -> None:
+    too_many = [("order_id", f"order_{n}") for n in range(101)]
+    for params in (too_many, []):
+        response = await shop.api.get("/internal/orders/cancelled", params=params)
+        assert response.status_code == 400, response.text
+        assert "error" in response.json()
