@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial  # binds a loop's variable where a lambda would not
 from typing import Any, Protocol
 
-from inventory_service import documents
+from inventory_service import documents, rules
 from inventory_service.documents import BOOKS, GENERATED, HOLDS, ISBNS, META, OPEN_HOLDS, POSITION
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
@@ -140,7 +140,7 @@ class DocInventoryStore:
         return await self.docs.atomic(lambda tx: documents.update_book(tx, book_id, changes))
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        return await self.docs.atomic(lambda tx: documents.adjust_stock(tx, book_id, delta))
+        return await self.docs.decide(rules.adjust_stock(book_id, delta))
 
     async def delete_book(self, book_id: str) -> None:
         open_holds = lambda: self.docs.keys(OPEN_HOLDS)  # noqa: E731
@@ -151,22 +151,16 @@ class DocInventoryStore:
         return Hold.from_doc(doc) if doc else None
 
     async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
-        return await self.docs.atomic(lambda tx: documents.hold(tx, order_id, wanted, expires_at))
+        return await self.docs.decide(rules.hold(order_id, wanted, expires_at))
 
     async def commit(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "held", "committed", restock=False)
-        )
+        return await self.docs.decide(rules.settle(order_id, "held", "committed", restock=False))
 
     async def release(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "held", "released", restock=True)
-        )
+        return await self.docs.decide(rules.settle(order_id, "held", "released", restock=True))
 
     async def return_units(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "committed", "returned", restock=True)
-        )
+        return await self.docs.decide(rules.settle(order_id, "committed", "returned", restock=True))
 
     async def expire_holds(self, now: datetime) -> Sweep:
         released: list[Hold] = []

@@ -6,13 +6,19 @@ Both backends time every operation (`store_operation_duration_seconds{operation,
 and applied together or not at all. On Tables (memory and JSON) it runs under a lock; on Redis
 it is optimistic (plain reads, then one compare-and-set script) and re-runs `work` when another
 client changed a key it read, so `work` must do nothing but read and decide.
+
+`decide(rule)` makes one decision where the data is, for the hot paths where a busy key would make
+optimistic transactions retry against each other: on Redis a Lua script runs it atomically in one
+round trip (EVALSHA; loaded on NOSCRIPT), on Tables its Python twin runs as one transaction. The two
+are one rule written twice, so the behaviour suites run it on every backend.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.metrics import timed
 from shared.paging import Page
@@ -34,6 +40,24 @@ class Tx(Protocol):
     def delete(self, table: str, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Rule(Generic[T]):
+    """One decision made where the data is (see `Docs.decide`).
+
+    On Redis, `script` (Lua) runs with KEYS = the document key of each of `items`, then the key set
+    of each item's table (in the same order), and ARGV = the store's key prefix (to name a document
+    the script finds only by reading: `<prefix><table>:<key>`), then `args`; it replies one JSON
+    text, which `answer` turns into the result (or a domain error). It may change documents of
+    ordered tables only where their sort key and index values stay as they are. On Tables, `twin`
+    (the same rule in Python) runs as one transaction instead."""
+
+    script: str
+    items: Sequence[tuple[str, str]]
+    args: Sequence[str | int]
+    answer: Callable[[Any], T]
+    twin: Callable[[Tx], Awaitable[T]]
+
+
 class Docs(Protocol):
     """JSON documents by table and key, with atomic transactions, ordered pages and counters.
 
@@ -51,6 +75,9 @@ class Docs(Protocol):
         """Every key of a small table (work in progress that a sweep or recovery walks)."""
 
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T: ...
+
+    async def decide(self, rule: Rule[T]) -> T:
+        """Run `rule` atomically: its script on Redis (one round trip), its twin elsewhere."""
 
     async def next_number(self, name: str) -> int:
         """1, 2, 3, ...: never the same twice, also across processes sharing the store."""
@@ -123,6 +150,10 @@ class TablesDocs:
             if tx.changes:
                 self.tables.write(tx.changes)
             return result
+
+    @timed("decide")
+    async def decide(self, rule: Rule[T]) -> T:
+        return await self.atomic(rule.twin)
 
     @timed("next_number")
     async def next_number(self, name: str) -> int:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,6 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.errors import AppError, ServiceUnavailable
 from shared.metrics import timed
 from shared.paging import Page
+from shared.store.docs import Rule
 from shared.store.ordering import IndexKey, SortKey
 from shared.store.redis_tx import COMPARE_AND_SET, Op, RedisTx
 
@@ -72,6 +74,7 @@ class RedisDocs:
         self.prefix = prefix
         self._orderings: dict[str, _Ordering] = {}
         self.compare_and_set = redis.register_script(COMPARE_AND_SET)  # EVALSHA, loads on NOSCRIPT
+        self._scripts: dict[str, AsyncScript] = {}
 
     @classmethod
     def from_url(
@@ -158,6 +161,17 @@ class RedisDocs:
                         return result
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
         raise ServiceUnavailable("The store is too busy; try again")
+
+    @timed("decide")
+    async def decide(self, rule: Rule[T]) -> T:
+        script = self._scripts.get(rule.script)
+        if script is None:  # its SHA1 once; EVALSHA, loaded into Redis on its first NOSCRIPT
+            script = self._scripts[rule.script] = self.redis.register_script(rule.script)
+        keys = [self.doc_key(table, key) for table, key in rule.items]
+        keys += [self._set_key(table, "keys") for table, _ in rule.items]
+        async with _store_errors():
+            reply = await script(keys=keys, args=[self.prefix, *rule.args])
+        return rule.answer(orjson.loads(reply))
 
     @timed("next_number")
     async def next_number(self, name: str) -> int:
