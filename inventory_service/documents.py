@@ -1,7 +1,8 @@
 """How inventory keeps its books and holds as documents: the tables, the counters, and the body of
 each change, run as one `Docs.atomic` transaction. A body reads through `tx`, decides, and buffers
 its writes; on Redis it may run again when another instance changed what it read, so it does
-nothing else.
+nothing else. `hold`, `settle` and `adjust_stock` are the twins of `rules.py`'s Lua scripts: on
+Redis the scripts decide, here these do; a change to one is a change to both.
 
 Each book document keeps its catalog position `pos`, the cursor of the catalog's pages; `isbns`
 maps each ISBN (as ISBN-13) to its book."""

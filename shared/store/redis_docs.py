@@ -8,6 +8,7 @@ with one Lua script (compare and set) that applies its writes, with the sets tha
 only if every key it read still holds what it read: all of it lands or none, and a conflicting
 change by another client makes it run again. One round trip per key read and one to commit, where
 WATCH/GET/MULTI/EXEC took two per key and three more to commit, most of a request's client work.
+`decide` runs a service's `Rule` script instead: one EVALSHA, no read before it, no retry.
 """
 
 from __future__ import annotations
