@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sales_service import services
-from sales_service.deps import InventoryDep, PaymentsDep, StoreDep
+from sales_service import reconcile, services
+from sales_service.deps import HoldsDep, InventoryDep, PaymentsDep, StoreDep
 from sales_service.domain import OrderStatus
-from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
+from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody, ReconciledOut
 from shared.schemas import error_responses
 from shared.web import Caller, IdempotencyKey, Paging, page_headers
 
@@ -93,6 +93,13 @@ async def cancel_order(
 ) -> OrderOut:
     """Refunds the payment and returns the units to stock; cancelling again returns it unchanged."""
     return OrderOut.of(await services.cancel_order(store, inventory, payments, order_id, caller))
+
+
+@internal.post("/reconcile")
+async def reconcile_holds(store: StoreDep, holds: HoldsDep) -> ReconciledOut:
+    """Find and repair disagreement between orders and inventory's holds (an operator's call)."""
+    done = await reconcile.reconcile(store, holds)
+    return ReconciledOut(checked=done.checked, repaired=done.repaired, unrepaired=done.unrepaired)
 
 
 @internal.get("/{order_id}")
