@@ -144,16 +144,19 @@ class TablesDocs:
 
     @timed("atomic")
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        return await self._atomic(work)
+
+    @timed("decide")
+    async def decide(self, rule: Rule[T]) -> T:
+        return await self._atomic(rule.twin)
+
+    async def _atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._lock:
             tx = _TablesTx(self.tables)
             result = await work(tx)
             if tx.changes:
                 self.tables.write(tx.changes)
             return result
-
-    @timed("decide")
-    async def decide(self, rule: Rule[T]) -> T:
-        return await self.atomic(rule.twin)
 
     @timed("next_number")
     async def next_number(self, name: str) -> int:

@@ -5,11 +5,21 @@ each hold settled one way, and on Redis no buyer retrying against another."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from inventory_service import services
-from inventory_service.domain import DEFAULT_CATALOG, HoldConflict, InsufficientStock, NotEnoughStock
+from inventory_service.domain import (
+    DEFAULT_CATALOG,
+    Book,
+    BookQuery,
+    HoldConflict,
+    InsufficientStock,
+    NewBook,
+    NotEnoughStock,
+)
 from inventory_service.store import DocInventoryStore
 from shared.store.redis_docs import RedisDocs
 from tests.integration.inventory.books import LATER, NOW, statuses, stock_of
@@ -155,3 +165,19 @@ async def test_a_script_flushed_from_redis_is_loaded_again(
 
     assert made and hold.status == "held" and committed.status == "committed"
     assert await stock_of(second, "123") == 47
+
+
+async def test_the_moves_of_a_hold_keep_every_other_field_of_its_books(store: DocInventoryStore) -> None:
+    # On Redis the scripts decode and encode each book: text beyond ASCII, quotes, slashes and
+    # escapes must come back exactly as stored, and the catalog keep its order and index.
+    odd = NewBook(
+        "odd", 'Æ "quoted" / back\\slash \u00bd \U0001f680\n', "Ðe Ñame", Decimal("1.10"), 9, "9780306406157"
+    )
+    added = await store.add_book(odd)
+    await store.hold("order_1", {"odd": 2, "123": 1}, LATER)
+    await store.release("order_1")
+    await store.adjust_stock("odd", 1)
+
+    assert await store.get_book("odd") == Book(**{**asdict(added), "stock": 10})
+    assert [book.id for book in (await store.list_books(BookQuery(author="ðe ñame"))).items] == ["odd"]
+    assert [book.id for book in (await store.list_books()).items][-1] == "odd"
