@@ -63,8 +63,18 @@ class Docs(Protocol):
 
     Constructing one touches no file and no socket; `open` loads what is stored."""
 
-    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
-        """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use."""
+    def order(
+        self,
+        table: str,
+        sort_key: SortKey,
+        indexes: dict[str, IndexKey] | None = None,
+        *,
+        stable: bool = False,
+    ) -> None:
+        """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use.
+
+        `stable`: a document's sort key and index values never change once it is written (an
+        order's number and customer), so replacing one it did not read needs no read first."""
 
     async def open(self) -> None:
         """Load what is stored (a JSON journal is locked and replayed here); once, before use."""
@@ -128,8 +138,15 @@ class TablesDocs:
         self._upgrade = upgrade
         self._lock = asyncio.Lock()
 
-    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
-        self.tables.order(table, sort_key, indexes)
+    def order(
+        self,
+        table: str,
+        sort_key: SortKey,
+        indexes: dict[str, IndexKey] | None = None,
+        *,
+        stable: bool = False,
+    ) -> None:
+        self.tables.order(table, sort_key, indexes)  # in-process tables always know the old value
 
     async def open(self) -> None:
         self.tables.load(self._upgrade)

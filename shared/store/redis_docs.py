@@ -33,7 +33,7 @@ from shared.metrics import timed
 from shared.paging import Page
 from shared.store.docs import Rule
 from shared.store.ordering import IndexKey, SortKey
-from shared.store.redis_tx import COMPARE_AND_SET, Op, RedisTx
+from shared.store.redis_tx import COMPARE_AND_SET, UNREAD, Op, RedisTx
 
 log = logging.getLogger("shared.store.redis")
 T = TypeVar("T")
@@ -55,9 +55,10 @@ async def _store_errors() -> AsyncIterator[None]:
 
 
 class _Ordering:
-    def __init__(self, sort_key: SortKey, indexes: dict[str, IndexKey]) -> None:
+    def __init__(self, sort_key: SortKey, indexes: dict[str, IndexKey], stable: bool) -> None:
         self.sort_key = sort_key
         self.indexes = indexes
+        self.stable = stable
 
     def unchanged(self, old: Any, new: Any) -> bool:
         return self.sort_key(old) == self.sort_key(new) and all(
@@ -98,8 +99,21 @@ class RedisDocs:
     def _set_key(self, table: str, suffix: str) -> str:
         return f"{self.prefix}{table}:~{suffix}"
 
-    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
-        self._orderings[table] = _Ordering(sort_key, dict(indexes or {}))
+    def order(
+        self,
+        table: str,
+        sort_key: SortKey,
+        indexes: dict[str, IndexKey] | None = None,
+        *,
+        stable: bool = False,
+    ) -> None:
+        self._orderings[table] = _Ordering(sort_key, dict(indexes or {}), stable)
+
+    def needs_old(self, table: str, new: Any) -> bool:
+        """Whether writing `new` (None: deleting) needs the old value, to take the key out of the
+        sorted sets it was in; other writes go blind: SET, SADD and ZADD are idempotent."""
+        ordering = self._orderings.get(table)
+        return ordering is not None and (new is None or not ordering.stable)
 
     async def open(self) -> None:
         """Nothing to load: the documents stay in Redis, and connections open as calls need them."""
@@ -110,20 +124,22 @@ class RedisDocs:
             pipe.execute_command(*op)
 
     def write_ops(self, table: str, key: str, old: Any, new: Any) -> list[Op]:
-        """The commands that replace `old` by `new` (None: absent) and keep the sets in step."""
+        """The commands that replace `old` (None: absent; UNREAD: not known, only where `needs_old`
+        says it may be) by `new` (None: absent) and keep the sets in step."""
         name = self.doc_key(table, key)
         ops: list[Op] = []
         if new is None:
             ops += [("DEL", name), ("SREM", self._set_key(table, "keys"), key)]
         else:
             ops.append(("SET", name, orjson.dumps(new)))
-            if old is None:  # a key that existed is in the set already
+            if old is None or old is UNREAD:  # a key known to exist is in the set already
                 ops.append(("SADD", self._set_key(table, "keys"), key))
         ordering = self._orderings.get(table)
-        if ordering is None or (old is not None and new is not None and ordering.unchanged(old, new)):
+        known = old is not None and old is not UNREAD
+        if ordering is None or (known and new is not None and ordering.unchanged(old, new)):
             return ops  # same sort key and index values: the sorted sets are right as they are
         for doc, add in ((old, False), (new, True)):
-            if doc is None:
+            if doc is None or doc is UNREAD:
                 continue
             score = ordering.sort_key(doc)
             members = [self._set_key(table, "order")]
