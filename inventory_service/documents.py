@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from inventory_service.domain import (
+    STOCK_LIMIT,
     Book,
     BookChanges,
     BookExists,
@@ -28,6 +29,7 @@ from inventory_service.domain import (
     InsufficientStock,
     IsbnTaken,
     NotEnoughStock,
+    TooMuchStock,
     isbn_key,
     shortages,
 )
@@ -93,6 +95,8 @@ async def adjust_stock(tx: Tx, book_id: str, delta: int) -> Book:
     doc = await _book_doc(tx, book_id)
     if doc["stock"] + delta < 0:
         raise NotEnoughStock(Book.from_doc(doc), delta)
+    if doc["stock"] + delta > STOCK_LIMIT:
+        raise TooMuchStock(Book.from_doc(doc), delta)
     doc = {**doc, "stock": doc["stock"] + delta}
     tx.put(BOOKS, book_id, doc)
     return Book.from_doc(doc)

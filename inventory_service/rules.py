@@ -4,7 +4,8 @@ the data is, so buyers of one book never retry against each other. On Redis each
 written to the same documents and answer alike, and the behaviour suites run both.
 
 A script replies one JSON text: `{"made": bool, "hold": doc}` or `{"book": doc}` when it decided,
-else `{"short": [...]}`, `{"conflict": message}`, `{"low": book doc}` or `{"missing": true}`."""
+else `{"short": [...]}`, `{"conflict": message}`, `{"low": book doc}`, `{"high": book doc}` or
+`{"missing": true}`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from inventory_service import documents
 from inventory_service.documents import BOOKS, HOLDS, OPEN_HOLDS
 from inventory_service.domain import (
+    STOCK_LIMIT,
     Book,
     BookNotFound,
     Hold,
@@ -22,6 +24,7 @@ from inventory_service.domain import (
     HoldStatus,
     InsufficientStock,
     NotEnoughStock,
+    TooMuchStock,
 )
 from shared.store.docs import Rule
 
@@ -101,13 +104,14 @@ redis.call('SREM', KEYS[4], order_id)
 return '{"made":true,"hold":' .. done .. '}'
 """
 
-# KEYS: the book; then its table's key set. ARGV: prefix, delta.
+# KEYS: the book; then its table's key set. ARGV: prefix, delta, the stock limit.
 _ADJUST = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return '{"missing":true}' end
 local book = cjson.decode(raw)
 local stock = book.stock + tonumber(ARGV[2])
 if stock < 0 then return '{"low":' .. raw .. '}' end
+if stock > tonumber(ARGV[3]) then return '{"high":' .. raw .. '}' end
 book.stock = stock
 local changed = cjson.encode(book)
 redis.call('SET', KEYS[1], changed)
@@ -146,10 +150,16 @@ def adjust_stock(book_id: str, delta: int) -> Rule[Book]:
             raise BookNotFound()
         if "low" in reply:
             raise NotEnoughStock(Book.from_doc(reply["low"]), delta)
+        if "high" in reply:
+            raise TooMuchStock(Book.from_doc(reply["high"]), delta)
         return Book.from_doc(reply["book"])
 
     return Rule(
-        _ADJUST, [(BOOKS, book_id)], [delta], answer, lambda tx: documents.adjust_stock(tx, book_id, delta)
+        _ADJUST,
+        [(BOOKS, book_id)],
+        [delta, STOCK_LIMIT],
+        answer,
+        lambda tx: documents.adjust_stock(tx, book_id, delta),
     )
 
 

@@ -49,7 +49,8 @@ class InventoryStore(Protocol):
         """Apply `changes`; BookNotFound, or IsbnTaken when another book has the new ISBN."""
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        """Add `delta` (negative: remove) to the stock; NotEnoughStock when it would go below zero."""
+        """Add `delta` (negative: remove) to the stock; NotEnoughStock when it would go below zero,
+        TooMuchStock above STOCK_LIMIT."""
 
     async def delete_book(self, book_id: str) -> None:
         """Remove a book; BookNotFound, or BookHeld while a hold in progress includes it."""

@@ -10,15 +10,19 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 
+import pytest
+
 from inventory_service import services
 from inventory_service.domain import (
     DEFAULT_CATALOG,
+    STOCK_LIMIT,
     Book,
     BookQuery,
     HoldConflict,
     InsufficientStock,
     NewBook,
     NotEnoughStock,
+    TooMuchStock,
 )
 from inventory_service.store import DocInventoryStore
 from shared.store.redis_docs import RedisDocs
@@ -181,3 +185,17 @@ async def test_the_moves_of_a_hold_keep_every_other_field_of_its_books(store: Do
     assert await store.get_book("odd") == Book(**{**asdict(added), "stock": 10})
     assert [book.id for book in (await store.list_books(BookQuery(author="ðe ñame"))).items] == ["odd"]
     assert [book.id for book in (await store.list_books()).items][-1] == "odd"
+
+
+async def test_stock_stays_below_the_limit_the_scripts_keep_exact(store: DocInventoryStore) -> None:
+    await store.adjust_stock("123", STOCK_LIMIT - 50)
+
+    with pytest.raises(TooMuchStock) as refused:
+        await store.adjust_stock("123", 1)
+
+    assert refused.value.status == 409
+    assert refused.value.details == [{"book_id": "123", "stock": STOCK_LIMIT, "delta": 1}]
+    assert await stock_of(store, "123") == STOCK_LIMIT
+    await store.hold("order_1", {"123": 7}, LATER)
+    await store.release("order_1")
+    assert await stock_of(store, "123") == STOCK_LIMIT
