@@ -5,6 +5,7 @@ in-process, sales on its own store."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -191,3 +192,22 @@ async def test_reconciliation_of_stores_that_agree_changes_nothing(inventory: In
 
     assert done.repaired == done.unrepaired == [] and done.checked == 2 + 16
     assert await stock(inventory.store) == {"123": 50, "456": 29, "789": 25}
+
+
+async def test_sales_reconciles_once_when_it_starts(inventory: Inventory, shop: Shop) -> None:
+    await shop.place("123", 2)
+    await shop.store.delete_order("order_1")  # lost at sales: inventory keeps its units committed
+    inventory_app = create_inventory(InventorySettings(store="memory"), store=inventory.store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=inventory_app), base_url="http://inventory"
+    ) as to_inventory:
+        sales_app = create_sales(SalesSettings(store="memory"), store=shop.store, inventory=to_inventory)
+
+        async with sales_app.router.lifespan_context(sales_app):
+            for _ in range(500):  # the background run's few calls, each a few event-loop turns
+                if (await statuses(inventory.store, "order_1"))["order_1"] == "returned":
+                    break
+                await asyncio.sleep(0.01)
+
+    assert await statuses(inventory.store, "order_1") == {"order_1": "returned"}
+    assert await stock(inventory.store) == {"123": 50, "456": 30, "789": 25}
