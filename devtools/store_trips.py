@@ -1,6 +1,6 @@
-"""Count what each of inventory's store operations asks of Redis: the client's commands (each one
-round trip: the store sends no pipelines on these paths) and the commands its scripts run inside
-Redis, seen through `MONITOR` on a private redis-server.
+"""Count what each of inventory's store operations (and sales' for an order) asks of Redis: the
+client's commands (each one round trip: the stores send no pipelines on these paths) and the
+commands its scripts run inside Redis, seen through `MONITOR` on a private redis-server.
 
     .venv/bin/python -m devtools.store_trips
 """
@@ -21,9 +21,12 @@ from redis.asyncio import Redis
 from devtools.redis_server import RedisServer
 from inventory_service.domain import DEFAULT_CATALOG, NewBook
 from inventory_service.store import DocInventoryStore
+from sales_service.domain import Order, OrderLine
+from sales_service.store import DocSalesStore
 from shared.store.redis_docs import RedisDocs
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
+DRAFT = Order("", "cust_001", (OrderLine("123", 1),), "credit_card", datetime.now(UTC))
 NEW = NewBook(None, "The Hobbit", "J. R. R. Tolkien", Decimal("10.99"), 3, "9780547928227")
 
 
@@ -82,12 +85,25 @@ async def profile(url: str) -> list[tuple[str, Counter[str], Counter[str]]]:
         ("release", lambda: store.release("o2")),
     ]
     steps.append(("race: 40 holds of 1 for 25 copies (all)", lambda: _race(store, 40)))
+    sales = DocSalesStore(RedisDocs.from_url(url, f"trips-{uuid.uuid4().hex}:"))
+    await sales.open()
+    placed: list[Order] = [await sales.add_order(DRAFT)]  # the pool's connection and the script
+    steps += [
+        ("sales: add_order", lambda: _add(sales, placed)),
+        ("sales: save_order (Paid)", lambda: sales.save_order(placed[-1].moved("Pending", "Paid"))),
+        ("sales: save_order (Confirmed)", lambda: sales.save_order(placed[-1].moved("Confirmed"))),
+    ]
     rows = []
     for name, step in steps:
         client, scripted = await monitor.measure(step())
         rows.append((name, client, scripted))
     await store.close()
+    await sales.close()
     return rows
+
+
+async def _add(sales: DocSalesStore, placed: list[Order]) -> None:
+    placed.append(await sales.add_order(DRAFT))
 
 
 async def _warm(store: DocInventoryStore) -> None:
