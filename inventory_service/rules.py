@@ -1,11 +1,11 @@
-"""The moves of a hold (hold, commit, release, return) and stock changes as `Rule`s: decided where
+"""The moves of a hold (hold, commit, release, return, expiry) and stock changes as `Rule`s: decided where
 the data is, so buyers of one book never retry against each other. On Redis each is one Lua script
 (one round trip); on memory and JSON its twin is the transaction body in `documents.py`. Both are
 written to the same documents and answer alike, and the behaviour suites run both.
 
 A script replies one JSON text: `{"made": bool, "hold": doc}` or `{"book": doc}` when it decided,
-else `{"short": [...]}`, `{"conflict": message}`, `{"low": book doc}`, `{"high": book doc}` or
-`{"missing": true}`."""
+else `{"short": [...]}`, `{"conflict": message}`, `{"low": book doc}`, `{"high": book doc}`,
+`{"missing": true}`, `{"gone": true}` (no hold to expire) or `{"unsure": true}` (see `_EXPIRE`)."""
 
 from __future__ import annotations
 
@@ -73,11 +73,36 @@ redis.call('SADD', KEYS[n + 2], order_id)
 return '{"made":true,"hold":' .. made .. '}'
 """
 
-# KEYS: the hold, its open-hold marker; then their tables' key sets.
-# ARGV: prefix, order id, source status, target status, '1' to restock, the books' table.
-# The books restocked are named from the hold it reads, under the same prefix.
-_SETTLE = """
-local prefix, order_id, source, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+# Settling a hold: KEYS are the hold and its open-hold marker, then their tables' key sets; ARGV
+# starts with the prefix, the order id and the books' table. `finish` puts the hold's units back in
+# the books it names (under the same prefix) when `restock`, sets its status, drops its marker.
+_FINISH = """
+local function finish(hold, target, restock)
+  if restock then
+    for _, line in ipairs(hold.lines) do
+      local key = ARGV[1] .. ARGV[3] .. ':' .. line[1]
+      local book = redis.call('GET', key)
+      if book then  -- a book deleted meanwhile has no stock to return to
+        book = cjson.decode(book)
+        book.stock = book.stock + line[2]
+        redis.call('SET', key, cjson.encode(book))
+      end
+    end
+  end
+  hold.status = target
+  local done = cjson.encode(hold)
+  redis.call('SET', KEYS[1], done)
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[4], ARGV[2])
+  return '{"made":true,"hold":' .. done .. '}'
+end
+"""
+
+# ARGV (after the three above): source status, target status, '1' to restock.
+_SETTLE = (
+    _FINISH
+    + """
+local order_id, source, target = ARGV[2], ARGV[4], ARGV[5]
 local raw = redis.call('GET', KEYS[1])
 if not raw then return '{"missing":true}' end
 local hold = cjson.decode(raw)
@@ -85,24 +110,31 @@ if hold.status == target then return '{"made":false,"hold":' .. raw .. '}' end
 if hold.status ~= source then
   return cjson.encode({conflict = 'Hold for ' .. order_id .. ' is ' .. hold.status})
 end
-if ARGV[5] == '1' then
-  for _, line in ipairs(hold.lines) do
-    local key = prefix .. ARGV[6] .. ':' .. line[1]
-    local book = redis.call('GET', key)
-    if book then  -- a book deleted meanwhile has no stock to return to
-      book = cjson.decode(book)
-      book.stock = book.stock + line[2]
-      redis.call('SET', key, cjson.encode(book))
-    end
-  end
-end
-hold.status = target
-local done = cjson.encode(hold)
-redis.call('SET', KEYS[1], done)
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[4], order_id)
-return '{"made":true,"hold":' .. done .. '}'
+return finish(hold, target, ARGV[6] == '1')
 """
+)
+
+# ARGV (after the three above): now. Times compare as text once both are UTC in isoformat
+# (`YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`) with the fraction padded; any other form is left to the
+# twin (`{"unsure": true}`).
+_EXPIRE = (
+    _FINISH
+    + """
+local function instant(text)
+  local base, fraction = string.match(text, '^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)%+00:00$')
+  if not base or #fraction > 6 then return nil end
+  return base .. '.' .. fraction .. string.rep('0', 6 - #fraction)
+end
+local raw = redis.call('GET', KEYS[1])
+if not raw then return '{"gone":true}' end
+local hold = cjson.decode(raw)
+if hold.status ~= 'held' then return '{"gone":true}' end
+local due, now = instant(hold.expires_at), instant(ARGV[4])
+if not due or not now then return '{"unsure":true}' end
+if due > now then return '{"made":false,"hold":' .. raw .. '}' end
+return finish(hold, 'released', true)
+"""
+)
 
 # KEYS: the book; then its table's key set. ARGV: prefix, delta, the stock limit.
 _ADJUST = """
@@ -138,9 +170,30 @@ def settle(
     return Rule(
         _SETTLE,
         [(HOLDS, order_id), (OPEN_HOLDS, order_id)],
-        [order_id, source, target, "1" if restock else "0", BOOKS],
+        [order_id, BOOKS, source, target, "1" if restock else "0"],
         _hold_answer,
         lambda tx: documents.settle(tx, order_id, source, target, restock=restock),
+    )
+
+
+class Unsure(Exception):
+    """The expiry script could not compare the times; the twin decides (`DocInventoryStore`)."""
+
+
+def expire(order_id: str, now: datetime) -> Rule[Hold | None]:
+    """Release the hold if its time is up as of `now` (see `documents.expire`)."""
+
+    def answer(reply: dict[str, Any]) -> Hold | None:
+        if "unsure" in reply:
+            raise Unsure(order_id)
+        return None if "gone" in reply else Hold.from_doc(reply["hold"])
+
+    return Rule(
+        _EXPIRE,
+        [(HOLDS, order_id), (OPEN_HOLDS, order_id)],
+        [order_id, BOOKS, now.isoformat()],
+        answer,
+        lambda tx: documents.expire(tx, order_id, now),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
 
@@ -199,3 +199,22 @@ async def test_stock_stays_below_the_limit_the_scripts_keep_exact(store: DocInve
     await store.hold("order_1", {"123": 7}, LATER)
     await store.release("order_1")
     assert await stock_of(store, "123") == STOCK_LIMIT
+
+
+async def test_expiry_compares_times_to_the_microsecond_and_in_any_offset(store: DocInventoryStore) -> None:
+    tick = timedelta(microseconds=1)
+    berlin = timezone(timedelta(hours=1))
+    await store.hold("just_due", {"123": 1}, NOW - tick)
+    await store.hold("not_yet", {"123": 1}, NOW + tick)
+    await store.hold("due_in_berlin", {"456": 1}, (NOW - tick).astimezone(berlin))  # the twin decides
+    await store.hold("later_in_berlin", {"456": 1}, (NOW + timedelta(hours=2)).astimezone(berlin))
+
+    expired = await services.expire_holds(store, NOW)
+
+    assert sorted(expired) == ["due_in_berlin", "just_due"]
+    assert await stock_of(store, "123") == 49 and await stock_of(store, "456") == 29
+    assert await statuses(store, "not_yet", "later_in_berlin") == {
+        "not_yet": "held",
+        "later_in_berlin": "held",
+    }
+    assert await services.expire_holds(store, NOW + 2 * tick) == ["not_yet"]
