@@ -1,6 +1,6 @@
 """Inventory's store: the interface in domain words, and its one implementation on `Docs` (in memory,
 the JSON journal, or Redis shared by several instances), each change one transaction whose body is
-in `documents.py`."""
+in `documents.py`; the moves of a hold and stock changes are `rules.py`'s, one script each on Redis."""
 
 from __future__ import annotations
 
