@@ -155,6 +155,8 @@ async def on_start(store: SalesStore, holds: HoldsClient, retry_seconds: float) 
                 return
             except AppError as exc:
                 log.warning("reconciliation postponed", extra={"error": exc.message})
+            except Exception:
+                log.exception("reconciliation failed; trying again")
             await asyncio.sleep(retry_seconds)
 
     task = asyncio.create_task(run(), name="reconcile")
