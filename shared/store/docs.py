@@ -46,7 +46,8 @@ class Rule(Generic[T]):
 
     On Redis, `script` (Lua) runs with KEYS = the document key of each of `items`, then the key set
     of each item's table (in the same order), and ARGV = the store's key prefix (to name a document
-    the script finds only by reading: `<prefix><table>:<key>`), then `args`; it replies one JSON
+    the script finds only by reading: `<prefix><table>:<key>`, which a Redis Cluster allows only
+    when the prefix is a hash tag such as `{inventory}:`), then `args`; it replies one JSON
     text, which `answer` turns into the result (or a domain error). It may change documents of
     ordered tables only where their sort key and index values stay as they are. On Tables, `twin`
     (the same rule in Python) runs as one transaction instead."""
