@@ -1,7 +1,8 @@
 """How inventory keeps its books and holds as documents: the tables, the counters, and the body of
 each change, run as one `Docs.atomic` transaction. A body reads through `tx`, decides, and buffers
 its writes; on Redis it may run again when another instance changed what it read, so it does
-nothing else.
+nothing else. `hold`, `settle` and `adjust_stock` are the twins of `rules.py`'s Lua scripts: on
+Redis the scripts decide, here these do; a change to one is a change to both.
 
 Each book document keeps its catalog position `pos`, the cursor of the catalog's pages; `isbns`
 maps each ISBN (as ISBN-13) to its book."""
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from inventory_service.domain import (
+    STOCK_LIMIT,
     Book,
     BookChanges,
     BookExists,
@@ -27,6 +29,7 @@ from inventory_service.domain import (
     InsufficientStock,
     IsbnTaken,
     NotEnoughStock,
+    TooMuchStock,
     isbn_key,
     shortages,
 )
@@ -92,6 +95,8 @@ async def adjust_stock(tx: Tx, book_id: str, delta: int) -> Book:
     doc = await _book_doc(tx, book_id)
     if doc["stock"] + delta < 0:
         raise NotEnoughStock(Book.from_doc(doc), delta)
+    if doc["stock"] + delta > STOCK_LIMIT:
+        raise TooMuchStock(Book.from_doc(doc), delta)
     doc = {**doc, "stock": doc["stock"] + delta}
     tx.put(BOOKS, book_id, doc)
     return Book.from_doc(doc)

@@ -13,6 +13,9 @@ from shared.errors import BadRequest, Conflict, NotFound
 HoldStatus = Literal["held", "committed", "released", "returned"]
 
 FIRST_GENERATED_ID = 1000  # generated ids start here, clear of the default catalog's
+# The most units of one book a stock change may leave in stock: numbers stay exact in the Redis
+# scripts' JSON (Lua's cjson writes 1e+14 and above in exponent form).
+STOCK_LIMIT = 10**12
 _ISBN10 = re.compile(r"[0-9]{9}[0-9X]")
 _ISBN13 = re.compile(r"[0-9]{13}")
 
@@ -203,6 +206,16 @@ class NotEnoughStock(Conflict):
     def __init__(self, book: Book, delta: int) -> None:
         super().__init__(
             f"Not enough stock of book {book.id} to remove {-delta}",
+            details=[{"book_id": book.id, "stock": book.stock, "delta": delta}],
+        )
+
+
+class TooMuchStock(Conflict):
+    """A stock change would take the stock above STOCK_LIMIT; nothing changed."""
+
+    def __init__(self, book: Book, delta: int) -> None:
+        super().__init__(
+            f"Stock of book {book.id} would exceed {STOCK_LIMIT} units",
             details=[{"book_id": book.id, "stock": book.stock, "delta": delta}],
         )
 

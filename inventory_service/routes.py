@@ -66,7 +66,12 @@ async def edit_book(book_id: str, body: BookPatch, _: Staff, store: StoreDep) ->
     "/{book_id}/stock",
     summary="Add or remove stock",
     responses=error_responses(
-        {400: "Invalid delta", 403: NOT_STAFF, 404: "No such book", 409: "Not enough stock to remove"}
+        {
+            400: "Invalid delta",
+            403: NOT_STAFF,
+            404: "No such book",
+            409: "Not enough stock to remove, or too much to add",
+        }
     ),
 )
 async def change_stock(book_id: str, body: StockIn, _: Staff, store: StoreDep) -> BookOut:

@@ -1,6 +1,6 @@
 """Inventory's store: the interface in domain words, and its one implementation on `Docs` (in memory,
 the JSON journal, or Redis shared by several instances), each change one transaction whose body is
-in `documents.py`."""
+in `documents.py`; the moves of a hold and stock changes are `rules.py`'s, one script each on Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial  # binds a loop's variable where a lambda would not
 from typing import Any, Protocol
 
-from inventory_service import documents
+from inventory_service import documents, rules
 from inventory_service.documents import BOOKS, GENERATED, HOLDS, ISBNS, META, OPEN_HOLDS, POSITION
 from inventory_service.domain import (
     FIRST_GENERATED_ID,
@@ -49,7 +49,8 @@ class InventoryStore(Protocol):
         """Apply `changes`; BookNotFound, or IsbnTaken when another book has the new ISBN."""
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        """Add `delta` (negative: remove) to the stock; NotEnoughStock when it would go below zero."""
+        """Add `delta` (negative: remove) to the stock; NotEnoughStock when it would go below zero,
+        TooMuchStock above STOCK_LIMIT."""
 
     async def delete_book(self, book_id: str) -> None:
         """Remove a book; BookNotFound, or BookHeld while a hold in progress includes it."""
@@ -140,7 +141,7 @@ class DocInventoryStore:
         return await self.docs.atomic(lambda tx: documents.update_book(tx, book_id, changes))
 
     async def adjust_stock(self, book_id: str, delta: int) -> Book:
-        return await self.docs.atomic(lambda tx: documents.adjust_stock(tx, book_id, delta))
+        return await self.docs.decide(rules.adjust_stock(book_id, delta))
 
     async def delete_book(self, book_id: str) -> None:
         open_holds = lambda: self.docs.keys(OPEN_HOLDS)  # noqa: E731
@@ -151,22 +152,16 @@ class DocInventoryStore:
         return Hold.from_doc(doc) if doc else None
 
     async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
-        return await self.docs.atomic(lambda tx: documents.hold(tx, order_id, wanted, expires_at))
+        return await self.docs.decide(rules.hold(order_id, wanted, expires_at))
 
     async def commit(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "held", "committed", restock=False)
-        )
+        return await self.docs.decide(rules.settle(order_id, "held", "committed", restock=False))
 
     async def release(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "held", "released", restock=True)
-        )
+        return await self.docs.decide(rules.settle(order_id, "held", "released", restock=True))
 
     async def return_units(self, order_id: str) -> tuple[Hold, bool]:
-        return await self.docs.atomic(
-            lambda tx: documents.settle(tx, order_id, "committed", "returned", restock=True)
-        )
+        return await self.docs.decide(rules.settle(order_id, "committed", "returned", restock=True))
 
     async def expire_holds(self, now: datetime) -> Sweep:
         released: list[Hold] = []
@@ -174,7 +169,10 @@ class DocInventoryStore:
         for order_id in await self.docs.keys(OPEN_HOLDS):
             # Each its own transaction that reads the hold again: of instances sweeping at once,
             # one releases it and the others find it released.
-            hold = await self.docs.atomic(partial(documents.expire, order_id=order_id, now=now))
+            try:
+                hold = await self.docs.decide(rules.expire(order_id, now))
+            except rules.Unsure:  # a time the script cannot compare: the transaction decides
+                hold = await self.docs.atomic(partial(documents.expire, order_id=order_id, now=now))
             if hold is not None:
                 (released if hold.status == "released" else still_held).append(hold)
         return Sweep(tuple(released), tuple(still_held))

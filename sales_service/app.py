@@ -11,8 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from sales_service import services
-from sales_service.clients import InventoryClient
+from sales_service import reconcile, services
 from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPayments
 from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
@@ -43,7 +42,7 @@ def create_app(
     upstream = Upstream.from_settings(
         "inventory", settings.inventory_url if inventory is None else inventory, settings
     )
-    the_inventory = InventoryClient(upstream)
+    the_inventory = reconcile.HoldsClient(upstream)
     the_payments = TimedPayments(payments or _simulated(settings), settings.payment_timeout_seconds)
     grace = timedelta(seconds=settings.recovery_grace_seconds)
     recover = partial(services.recover_pending, the_store, the_inventory, the_payments, grace)
@@ -58,6 +57,10 @@ def create_app(
                 periodic("recover-orders", settings.recovery_interval_seconds, recover)
             )
             await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            if settings.reconcile_on_start:
+                await resources.enter_async_context(
+                    reconcile.on_start(the_store, the_inventory, settings.recovery_interval_seconds)
+                )
             yield
 
     idempotent = Middleware(

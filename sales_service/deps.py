@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from sales_service.clients import Inventory
 from sales_service.payments import PaymentProvider
+from sales_service.reconcile import HoldsClient
 from sales_service.store import SalesStore
 
 
@@ -19,6 +20,11 @@ async def _inventory(request: Request) -> Inventory:
     return inventory
 
 
+async def _holds(request: Request) -> HoldsClient:
+    holds: HoldsClient = request.app.state.inventory
+    return holds
+
+
 async def _payments(request: Request) -> PaymentProvider:
     payments: PaymentProvider = request.app.state.payments
     return payments
@@ -26,4 +32,5 @@ async def _payments(request: Request) -> PaymentProvider:
 
 StoreDep = Annotated[SalesStore, Depends(_store)]
 InventoryDep = Annotated[Inventory, Depends(_inventory)]
+HoldsDep = Annotated[HoldsClient, Depends(_holds)]
 PaymentsDep = Annotated[PaymentProvider, Depends(_payments)]

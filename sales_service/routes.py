@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sales_service import services
-from sales_service.deps import InventoryDep, PaymentsDep, StoreDep
+from sales_service import reconcile, services
+from sales_service.deps import HoldsDep, InventoryDep, PaymentsDep, StoreDep
 from sales_service.domain import OrderStatus
-from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
+from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody, ReconciledOut
 from shared.schemas import error_responses
 from shared.web import Caller, IdempotencyKey, Paging, page_headers
 
@@ -101,6 +101,13 @@ async def cancelled_orders(
 ) -> dict[str, list[str]]:
     """Which of the orders named are Cancelled (for delivery, which cancels their deliveries)."""
     return {"order_ids": await services.cancelled_among(store, order_id)}
+
+
+@internal.post("/reconcile")
+async def reconcile_holds(store: StoreDep, holds: HoldsDep) -> ReconciledOut:
+    """Find and repair disagreement between orders and inventory's holds (an operator's call)."""
+    done = await reconcile.reconcile(store, holds)
+    return ReconciledOut(checked=done.checked, repaired=done.repaired, unrepaired=done.unrepaired)
 
 
 @internal.get("/{order_id}")

@@ -69,3 +69,11 @@ class PaymentDeclinedBody(ErrorBody):
     """A declined payment: the envelope plus the id of the order stored as Failed."""
 
     order_id: str
+
+
+class ReconciledOut(BaseModel):
+    """What one reconciliation of orders with inventory's holds did (sales_service/reconcile.py)."""
+
+    checked: int
+    repaired: list[str]
+    unrepaired: list[str]

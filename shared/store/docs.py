@@ -6,13 +6,19 @@ Both backends time every operation (`store_operation_duration_seconds{operation,
 and applied together or not at all. On Tables (memory and JSON) it runs under a lock; on Redis
 it is optimistic (plain reads, then one compare-and-set script) and re-runs `work` when another
 client changed a key it read, so `work` must do nothing but read and decide.
+
+`decide(rule)` makes one decision where the data is, for the hot paths where a busy key would make
+optimistic transactions retry against each other: on Redis a Lua script runs it atomically in one
+round trip (EVALSHA; loaded on NOSCRIPT), on Tables its Python twin runs as one transaction. The two
+are one rule written twice, so the behaviour suites run it on every backend.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.metrics import timed
 from shared.paging import Page
@@ -34,13 +40,42 @@ class Tx(Protocol):
     def delete(self, table: str, key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Rule(Generic[T]):
+    """One decision made where the data is (see `Docs.decide`).
+
+    On Redis, `script` (Lua) runs with KEYS = the document key of each of `items`, then the key set
+    of each item's table (in the same order), and ARGV = the store's key prefix (to name a document
+    the script finds only by reading: `<prefix><table>:<key>`, which a Redis Cluster allows only
+    when the prefix is a hash tag such as `{inventory}:`), then `args`; it replies one JSON
+    text, which `answer` turns into the result (or a domain error). It may change documents of
+    ordered tables only where their sort key and index values stay as they are. On Tables, `twin`
+    (the same rule in Python) runs as one transaction instead."""
+
+    script: str
+    items: Sequence[tuple[str, str]]
+    args: Sequence[str | int]
+    answer: Callable[[Any], T]
+    twin: Callable[[Tx], Awaitable[T]]
+
+
 class Docs(Protocol):
     """JSON documents by table and key, with atomic transactions, ordered pages and counters.
 
     Constructing one touches no file and no socket; `open` loads what is stored."""
 
-    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
-        """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use."""
+    def order(
+        self,
+        table: str,
+        sort_key: SortKey,
+        indexes: dict[str, IndexKey] | None = None,
+        *,
+        stable: bool = False,
+    ) -> None:
+        """Keep `table` in `sort_key` order (and indexed by `indexes`) for `page`; call before use.
+
+        `stable`: a document's sort key and index values never change once it is written (an
+        order's number and customer), so replacing one it did not read needs no read first."""
 
     async def open(self) -> None:
         """Load what is stored (a JSON journal is locked and replayed here); once, before use."""
@@ -51,6 +86,9 @@ class Docs(Protocol):
         """Every key of a small table (work in progress that a sweep or recovery walks)."""
 
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T: ...
+
+    async def decide(self, rule: Rule[T]) -> T:
+        """Run `rule` atomically: its script on Redis (one round trip), its twin elsewhere."""
 
     async def next_number(self, name: str) -> int:
         """1, 2, 3, ...: never the same twice, also across processes sharing the store."""
@@ -101,8 +139,15 @@ class TablesDocs:
         self._upgrade = upgrade
         self._lock = asyncio.Lock()
 
-    def order(self, table: str, sort_key: SortKey, indexes: dict[str, IndexKey] | None = None) -> None:
-        self.tables.order(table, sort_key, indexes)
+    def order(
+        self,
+        table: str,
+        sort_key: SortKey,
+        indexes: dict[str, IndexKey] | None = None,
+        *,
+        stable: bool = False,
+    ) -> None:
+        self.tables.order(table, sort_key, indexes)  # in-process tables always know the old value
 
     async def open(self) -> None:
         self.tables.load(self._upgrade)
@@ -117,6 +162,13 @@ class TablesDocs:
 
     @timed("atomic")
     async def atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        return await self._atomic(work)
+
+    @timed("decide")
+    async def decide(self, rule: Rule[T]) -> T:
+        return await self._atomic(rule.twin)
+
+    async def _atomic(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._lock:
             tx = _TablesTx(self.tables)
             result = await work(tx)

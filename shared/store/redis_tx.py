@@ -10,6 +10,8 @@ import orjson
 if TYPE_CHECKING:
     from shared.store.redis_docs import RedisDocs
 
+UNREAD = object()  # the old value of a key written without having been read (`RedisDocs.write_ops`)
+
 Op = tuple[Any, ...]  # (command, key, *arguments)
 
 # Compare and set, atomic as every script is. The checks: KEYS[1..ARGV[1]] must hold exactly the
@@ -69,9 +71,13 @@ class RedisTx:
 
     async def commit(self) -> bool:
         """Apply the writes if nothing read changed since; False for a conflict (run again)."""
-        # The old value of every key written decides the index maintenance, so it is read (in
-        # one round trip for all) and checked like the rest.
-        unread = [item for item in self.writes if item not in self.read]
+        # Where the old value of a key written decides the index maintenance (`needs_old`), it is
+        # read (in one round trip for all) and checked like the rest; other writes go blind.
+        unread = [
+            item
+            for item, doc in self.writes.items()
+            if item not in self.read and self.docs.needs_old(item[0], doc)
+        ]
         if unread:
             names = [self.docs.doc_key(table, key) for table, key in unread]
             for item, raw in zip(unread, await self.docs.redis.mget(names), strict=True):
@@ -79,7 +85,7 @@ class RedisTx:
         ops = [
             op
             for (table, key), doc in self.writes.items()
-            for op in self.docs.write_ops(table, key, self.read[table, key], doc)
+            for op in self.docs.write_ops(table, key, self.read.get((table, key), UNREAD), doc)
         ]
         return await self._compare_and_set(ops)
 

@@ -15,7 +15,6 @@ from inventory_service.domain import (
     Book,
     BookExists,
     BookHeld,
-    HoldConflict,
     InsufficientStock,
     IsbnTaken,
     NewBook,
@@ -68,32 +67,6 @@ async def test_two_instances_sweeping_at_once_release_each_expired_hold_once(
     assert await stock_of(second, "789") == 23
     assert set((await statuses(first, *released)).values()) == {"released"}
     assert await statuses(second, "not_yet") == {"not_yet": "held"}
-
-
-async def test_a_sweep_racing_commits_either_releases_or_commits_each_hold(
-    instances: tuple[DocInventoryStore, DocInventoryStore],
-) -> None:
-    first, second = instances
-    await first.seed(DEFAULT_CATALOG)
-    orders = [f"order_{n}" for n in range(20)]
-    for order_id in orders:
-        await first.hold(order_id, {"789": 1}, NOW - timedelta(seconds=1))
-
-    async def commit(order_id: str) -> bool:
-        try:
-            await second.commit(order_id)
-        except HoldConflict:
-            return False
-        return True
-
-    swept, committed = await asyncio.gather(
-        services.expire_holds(first, NOW), asyncio.gather(*(commit(o) for o in orders))
-    )
-
-    sold = {o for o, ok in zip(orders, committed, strict=True) if ok}
-    assert sold.isdisjoint(swept) and sold | set(swept) == set(orders)
-    assert await statuses(first, *orders) == {o: "committed" if o in sold else "released" for o in orders}
-    assert await stock_of(first, "789") == 25 - len(sold)
 
 
 async def test_instances_starting_together_seed_the_catalog_once(

@@ -157,6 +157,47 @@ async def test_pages_by_index_and_filter_follow_changes(ordered: Docs) -> None:
     assert (await docs.page("orders", after=None, limit=10)).total == 4
 
 
+async def test_a_stable_table_written_blind_keeps_its_order_and_index(docs: Docs) -> None:
+    docs.order("orders", lambda d: d["n"], indexes={"customer": lambda d: d["customer"]}, stable=True)
+    for n in (2, 1, 3):
+        await put(docs, "orders", f"o{n}", {"n": n, "customer": "a" if n != 3 else "b", "v": 1})
+    await put(docs, "orders", "o1", {"n": 1, "customer": "a", "v": 2})  # replaced, not read first
+    await put(docs, "open", "o1", True)  # an unordered table: never read first either
+    await put(docs, "open", "o1", True)
+
+    async def drop(tx: Tx) -> None:
+        tx.delete("orders", "o2")  # a deletion still reads, to leave the index it was in
+
+    await docs.atomic(drop)
+
+    everything = await docs.page("orders", after=None, limit=10)
+    assert [(d["n"], d["v"]) for d in everything.items] == [(1, 2), (3, 1)] and everything.total == 2
+    a = await docs.page("orders", after=None, limit=10, index="customer", value="a")
+    assert [d["n"] for d in a.items] == [1] and a.total == 1
+    assert await docs.keys("orders") == ["o1", "o3"] and await docs.keys("open") == ["o1"]
+
+
+async def test_a_blind_write_on_redis_is_one_round_trip(redis_server: RedisServer) -> None:
+    docs = RedisDocs.from_url(redis_server.url, f"test-{uuid.uuid4().hex}:")
+    docs.order("orders", lambda d: d["n"], indexes={"customer": lambda d: d["customer"]}, stable=True)
+    await put(docs, "orders", "o1", {"n": 1, "customer": "a"})  # the script loaded
+    before = await docs.redis.info("commandstats")
+
+    async def save(tx: Tx) -> None:
+        tx.put("orders", "o1", {"n": 1, "customer": "a", "paid": True})
+        tx.put("pending", "o1", True)
+
+    await docs.atomic(save)
+
+    after = await docs.redis.info("commandstats")
+    calls = {
+        c: after.get(f"cmdstat_{c}", {}).get("calls", 0) - before.get(f"cmdstat_{c}", {}).get("calls", 0)
+        for c in ("evalsha", "mget")
+    }
+    assert calls == {"evalsha": 1, "mget": 0}  # the session's redis-server runs one test at a time
+    await docs.close()
+
+
 async def test_a_stopped_redis_is_503_and_the_store_recovers_when_it_returns(tmp_path: Path) -> None:
     server = RedisServer(tmp_path)
     server.start()

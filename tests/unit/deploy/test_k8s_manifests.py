@@ -11,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.helpers import ROOT
 from tests.unit.deploy.k8s_render import OVERLAYS, PYTHON_APPS, calls, of_kind, render, workloads
 
 KUBERNETES_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (pyproject.toml pins it)
@@ -149,3 +150,16 @@ def test_the_podman_overlay_changes_only_what_podman_lacks() -> None:
     assert not played
     pods = {f"{name}-pod-0" for name in of_kind("podman", "Deployment")}  # podman's pod names
     assert {host for _, host, _ in calls("podman")} <= pods
+
+
+def test_each_redis_fsyncs_as_its_variable_says_every_second_unless_set() -> None:
+    """README, The Redis store: `everysec` by default, `always` by setting REDIS_APPENDFSYNC."""
+    for name, redis in of_kind("prod", "StatefulSet").items():
+        (container,) = redis["spec"]["template"]["spec"]["containers"]
+        args = container["args"]
+        assert args[args.index("--appendfsync") + 1] == "$(REDIS_APPENDFSYNC)", name
+        assert {"name": "REDIS_APPENDFSYNC", "value": "everysec"} in container["env"], name
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["x-redis"]["command"]
+    assert command[command.index("--appendfsync") + 1] == "${REDIS_APPENDFSYNC:-everysec}"
+    assert "REDIS_APPENDFSYNC=" in (ROOT / ".env.example").read_text()
