@@ -265,7 +265,9 @@ def test_logs_never_hold_a_token(shop: LocalSystem) -> None:
 
 
 def test_guessing_tokens_gets_429_before_it_gets_far(tmp_path: Path) -> None:
-    system = secured(tmp_path)
+    # A refill slow enough that 31 calls on a loaded machine never earn a guess back (at the
+    # default 0.5/s a 13 s run earned six, and the 13th guess was a 401).
+    system = secured(tmp_path, GATEWAY_AUTH_FAILURES_PER_SECOND="0.01")
     try:
         system.start()
         statuses = [call(system, "wrong", "GET", "/api/books").status_code for _ in range(30)]
