@@ -154,7 +154,9 @@ def test_the_podman_overlay_changes_only_what_podman_lacks() -> None:
 
 def test_each_redis_fsyncs_as_its_variable_says_every_second_unless_set() -> None:
     """README, The Redis store: `everysec` by default, `always` by setting REDIS_APPENDFSYNC."""
-    for name, redis in of_kind("prod", "StatefulSet").items():
+    stores = {n: r for n, r in of_kind("prod", "StatefulSet").items() if n != "redis-gateway"}
+    assert len(stores) == 3  # the gateways' limits are kept in memory only: nothing to lose
+    for name, redis in stores.items():
         (container,) = redis["spec"]["template"]["spec"]["containers"]
         args = container["args"]
         assert args[args.index("--appendfsync") + 1] == "$(REDIS_APPENDFSYNC)", name
