@@ -89,7 +89,7 @@ async def test_metrics_move_by_exactly_what_the_requests_did(
     assert moved("inventory", "inventory_units_total", event="returned") == 1
     assert moved("inventory", "inventory_units_total", event="expired") == 0
     assert (
-        moved("inventory", "store_operation_duration_seconds_count", operation="atomic", backend="json") > 0
+        moved("inventory", "store_operation_duration_seconds_count", operation="decide", backend="json") > 0
     )
 
     # Sales: how the orders ended, what the provider answered, and its calls to inventory.
