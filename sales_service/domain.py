@@ -13,6 +13,8 @@ from shared.errors import AppError, BadRequest, Conflict, NotFound
 OrderStatus = Literal["Pending", "Confirmed", "Shipped", "Delivered", "Cancelled", "Failed"]
 PaymentStatus = Literal["Pending", "Paid", "Declined", "Refunded"]
 PaymentMethod = Literal["credit_card", "debit_card", "paypal"]
+# The most an order may cost: what the contract's money (12 digits, 2 of them decimals) can carry.
+MAX_TOTAL = Decimal("9999999999.99")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,14 @@ class OrderNotFound(NotFound):
 
 class OutOfStock(BadRequest):
     """Inventory could not hold every line; nothing is held and nothing is charged."""
+
+
+class OrderTooLarge(BadRequest):
+    """The order would cost more than MAX_TOTAL; nothing is held and nothing is charged."""
+
+    def __init__(self, message: str | None = None) -> None:
+        message = message or f"The order's total is over the most an order may cost ({MAX_TOTAL})"
+        super().__init__(message, details=[{"field": "total", "message": message, "max": str(MAX_TOTAL)}])
 
 
 class PaymentDeclined(AppError):

@@ -15,10 +15,12 @@ from decimal import Decimal
 from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
 from sales_service.domain import (
+    MAX_TOTAL,
     Order,
     OrderLine,
     OrderNotFound,
     OrderStatus,
+    OrderTooLarge,
     OutOfStock,
     PaymentDeclined,
     PaymentMethod,
@@ -50,7 +52,7 @@ async def place_order(
     order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()))
     try:
         prices = await inventory.hold(order.order_id, order.wanted())
-    except OutOfStock:
+    except (OutOfStock, OrderTooLarge):
         await store.delete_order(order.order_id)  # never acknowledged: nothing held, nothing charged
         metrics.order("rejected")
         raise
@@ -60,6 +62,11 @@ async def place_order(
         metrics.order("rejected")
         raise
     order = order.priced(prices)
+    if order.total_amount > MAX_TOTAL:  # an inventory that ignored max_total: undo before charging
+        await _release_quietly(inventory, order.order_id)
+        await store.delete_order(order.order_id)
+        metrics.order("rejected")
+        raise OrderTooLarge()
     try:
         charge = await take_payment(
             payments, order.order_id, order.total_amount, payment_method, payment_token

@@ -13,6 +13,12 @@ Money = Annotated[
     Field(max_digits=12, decimal_places=2, examples=[15.99]),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
+# Money already stored, on its way out: never checked again (a stored amount must always render).
+StoredMoney = Annotated[
+    Decimal,
+    Field(examples=[15.99]),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
 
 
 class ErrorBody(BaseModel):

@@ -51,6 +51,8 @@ class FakeInventory:
 
     def __init__(self) -> None:
         self.stock = dict(FULL_STOCK)
+        self.prices = dict(PRICES)
+        self.ignore_max_total = False  # as an inventory older than the hold's max_total
         self.holds: dict[str, dict[str, int]] = {}
         self.status: dict[str, str] = {}  # order id -> held | committed | released
         self.calls: list[tuple[str, str]] = []  # (operation, order id), the failed ones too
@@ -100,7 +102,7 @@ class FakeInventory:
         if fault and not fault.landed:
             raise fault.error("injected fault", request=request)
         if operation == "hold":
-            response = self.hold_answer or self._hold(order_id, body["lines"])
+            response = self.hold_answer or self._hold(order_id, body["lines"], body.get("max_total"))
         elif operation == "commit":
             if self.expire_before_commit:
                 self.expire(order_id)
@@ -121,7 +123,7 @@ class FakeInventory:
                 del self.faults[operation]
         return fault
 
-    def _hold(self, order_id: str, lines: list[dict[str, Any]]) -> httpx.Response:
+    def _hold(self, order_id: str, lines: list[dict[str, Any]], max_total: str | None) -> httpx.Response:
         wanted = {line["book_id"]: line["quantity"] for line in lines}
         if len(wanted) != len(lines):
             return _error(
@@ -138,6 +140,9 @@ class FakeInventory:
         ]
         if short:
             return _error(409, f"Book {short[0]['book_id']} not available or insufficient stock", short)
+        total = sum(self.prices[book_id] * quantity for book_id, quantity in wanted.items())
+        if max_total is not None and not self.ignore_max_total and total > Decimal(max_total):
+            return _error(400, "Total too large", [{"field": "total", "message": "over", "max": max_total}])
         for book_id, quantity in wanted.items():
             self.stock[book_id] -= quantity
         self.holds[order_id], self.status[order_id] = wanted, "held"
@@ -172,7 +177,7 @@ class FakeInventory:
 
     def _hold_doc(self, order_id: str) -> dict[str, Any]:
         lines = [
-            {"book_id": book_id, "quantity": quantity, "unit_price": float(PRICES[book_id])}
+            {"book_id": book_id, "quantity": quantity, "unit_price": str(self.prices[book_id])}
             for book_id, quantity in self.holds[order_id].items()
         ]
         status = self.status[order_id]
