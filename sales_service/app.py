@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from sales_service import services
+from sales_service import recovery
 from sales_service.clients import InventoryClient
 from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPayments
 from sales_service.routes import internal, orders
@@ -45,7 +45,7 @@ def create_app(
     the_inventory = InventoryClient(upstream)
     the_payments = TimedPayments(payments or _simulated(settings), settings.payment_timeout_seconds)
     grace = timedelta(seconds=settings.recovery_grace_seconds)
-    recover = partial(services.recover_pending, the_store, the_inventory, the_payments, grace)
+    recover = partial(recovery.recover_pending, the_store, the_inventory, the_payments, grace)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

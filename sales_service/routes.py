@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sales_service import services
-from sales_service.deps import InventoryDep, PaymentsDep, StoreDep
+from sales_service.deps import InventoryDep, PaymentsDep, SettingsDep, StoreDep
 from sales_service.domain import OrderStatus
 from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody
 from shared.schemas import error_responses
@@ -38,6 +38,7 @@ async def place_order(
     store: StoreDep,
     inventory: InventoryDep,
     payments: PaymentsDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
     """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry safely."""
@@ -50,6 +51,7 @@ async def place_order(
         payment_method=body.payment_method,
         payment_token=body.payment_token,
         principal=caller,
+        lease_seconds=settings.recovery_grace_seconds,
     )
     return OrderOut.of(order)
 

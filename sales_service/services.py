@@ -8,22 +8,25 @@ saga that a crash interrupted, without losing a unit or selling one twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+import time
+import uuid
 from decimal import Decimal
 
 from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
 from sales_service.domain import (
     MAX_TOTAL,
+    HandedOver,
     Order,
     OrderLine,
     OrderNotFound,
     OrderStatus,
     OrderTooLarge,
     OutOfStock,
-    PaymentDeclined,
     PaymentMethod,
+    answer,
 )
 from sales_service.payments import Charge, PaymentProvider, PaymentTimeout, PaymentUnavailable
 from sales_service.store import SalesStore
@@ -36,6 +39,25 @@ from shared.retry import retry_idempotent
 log = logging.getLogger("sales_service")
 
 
+class Saga:
+    """One placing of an order: its lease in the store (so recovery leaves it alone while it runs),
+    renewed before each step; a saga that lost its lease stops and leaves the order to recovery."""
+
+    def __init__(self, store: SalesStore, seconds: float) -> None:
+        self.store, self.seconds = store, seconds
+        self.owner = f"saga:{uuid.uuid4().hex}"
+
+    def lease(self) -> tuple[str, float]:
+        return self.owner, time.time() + self.seconds
+
+    async def renew(self, order: Order) -> None:
+        if not await self.store.lease_order(order.order_id, *self.lease()):
+            raise HandedOver(order.order_id)
+
+    async def end(self, order_id: str) -> None:
+        await self.store.end_lease(order_id, self.owner)
+
+
 async def place_order(
     store: SalesStore,
     inventory: Inventory,
@@ -46,10 +68,48 @@ async def place_order(
     payment_method: PaymentMethod,
     payment_token: str | None,
     principal: Principal,
+    lease_seconds: float = 30.0,
 ) -> Order:
     if not principal.owns(customer_id):
         raise Forbidden("Customers may order only for themselves")
-    order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()))
+    saga = Saga(store, lease_seconds)
+    order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()), saga.lease())
+    try:
+        return await _run(saga, inventory, payments, order, payment_token)
+    finally:
+        # Handed over: whatever stopped the saga, recovery may finish the order from now on.
+        await asyncio.shield(saga.end(order.order_id))
+
+
+async def _run(
+    saga: Saga, inventory: Inventory, payments: PaymentProvider, order: Order, payment_token: str | None
+) -> Order:
+    store = saga.store
+    prices = await _hold(store, inventory, order)
+    order = order.priced(prices)
+    await saga.renew(order)
+    try:
+        charge = await take_payment(
+            payments, order.order_id, order.total_amount, order.payment_method, payment_token
+        )
+    except PaymentUnavailable:  # down, or too slow (PaymentTimeout): 503 with Retry-After
+        await _void(store, inventory, payments, order)
+        raise
+    if not charge.approved:
+        current, moved = await store.swap_order(order, order.moved("Failed", "Declined"))
+        if moved:
+            metrics.order("declined")
+            await _release_quietly(inventory, order.order_id)
+        return answer(current)
+    paid, moved = await store.swap_order(order, order.moved("Pending", "Paid"))
+    if not moved:  # recovery failed the order meanwhile (and may have refunded before this charge)
+        await refund_payment(payments, order.order_id)
+        return answer(paid)
+    await saga.renew(paid)
+    return await _confirm(store, inventory, payments, paid)
+
+
+async def _hold(store: SalesStore, inventory: Inventory, order: Order) -> dict[str, Decimal]:
     try:
         prices = await inventory.hold(order.order_id, order.wanted())
     except (OutOfStock, OrderTooLarge):
@@ -61,47 +121,36 @@ async def place_order(
         await store.delete_order(order.order_id)
         metrics.order("rejected")
         raise
-    order = order.priced(prices)
-    if order.total_amount > MAX_TOTAL:  # an inventory that ignored max_total: undo before charging
+    if order.priced(prices).total_amount > MAX_TOTAL:  # an inventory that ignored max_total
         await _release_quietly(inventory, order.order_id)
         await store.delete_order(order.order_id)
         metrics.order("rejected")
         raise OrderTooLarge()
-    try:
-        charge = await take_payment(
-            payments, order.order_id, order.total_amount, payment_method, payment_token
-        )
-    except PaymentUnavailable:  # down, or too slow (PaymentTimeout): 503 with Retry-After
-        await _void(store, inventory, payments, order)
-        raise
-    if not charge.approved:
-        await store.save_order(order.moved("Failed", "Declined"))
-        metrics.order("declined")
-        await _release_quietly(inventory, order.order_id)
-        raise PaymentDeclined(order.order_id)
-    order = order.moved("Pending", "Paid")
-    await store.save_order(order)
-    return await _confirm(store, inventory, payments, order)
+    return prices
 
 
 async def _confirm(store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order) -> Order:
-    """Commit a paid order's hold; if the hold is gone, refund and fail the order."""
+    """Commit a paid order's hold; if the hold is gone, refund and fail the order. The order as it
+    is now: one another saga or a delivery moved on meanwhile is left as it is."""
     try:
         await retry_idempotent(lambda: inventory.commit(order.order_id))
     except HoldLost:
         await refund_payment(payments, order.order_id)
-        await store.save_order(order.moved("Failed", "Refunded"))
-        metrics.order("failed")
-        raise
+        current, moved = await store.swap_order(order, order.moved("Failed", "Refunded"))
+        if moved:
+            metrics.order("failed")
+            raise
+        return current
     except AppError as exc:
         # Paid and held: recovery commits it once inventory answers again.
         raise ServiceUnavailable(
-            f"{exc.message}; order {order.order_id} will be confirmed when it recovers"
+            f"{exc.message}; order {order.order_id} will be confirmed when it recovers",
+            extra={"order_id": order.order_id},
         ) from exc
-    order = order.moved("Confirmed")
-    await store.save_order(order)
-    metrics.order("confirmed")
-    return order
+    current, moved = await store.swap_order(order, order.moved("Confirmed"))
+    if moved:
+        metrics.order("confirmed")
+    return current
 
 
 async def _release_quietly(inventory: Inventory, order_id: str) -> None:
@@ -125,8 +174,9 @@ async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvid
             "void failed; recovery retries it", extra={"order_id": order.order_id, "error": exc.message}
         )
         return
-    await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
-    metrics.order("failed")
+    _, moved = await store.swap_order(order, order.moved("Failed", "Refunded" if refunded else None))
+    if moved:
+        metrics.order("failed")
 
 
 async def take_payment(
@@ -207,47 +257,11 @@ async def _refund_cancelled(
 ) -> Order:
     await refund_payment(payments, order.order_id)
     await retry_idempotent(lambda: inventory.return_units(order.order_id))
-    refunded = order.moved("Cancelled", "Refunded")
-    await store.save_order(refunded)
-    return refunded
+    current, _ = await store.swap_order(order, order.moved("Cancelled", "Refunded"))
+    return current
 
 
 async def move_for_delivery(store: SalesStore, order_id: str, status: OrderStatus) -> Order:
     """Shipped or Delivered, as delivery reports it; repeating a move is harmless."""
     order, _ = await store.move_order(order_id, status)
     return order
-
-
-async def recover_order(
-    store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
-) -> Order:
-    """Finish a saga a crash interrupted: commit what was paid, undo what was not, and complete the
-    refund of a cancelled order."""
-    if order.status == "Cancelled":
-        return await _refund_cancelled(store, inventory, payments, order)
-    if order.payment_status == "Paid":
-        try:
-            return await _confirm(store, inventory, payments, order)
-        except HoldLost:
-            return order.moved("Failed", "Refunded")
-    await inventory.release(order.order_id)
-    refunded = await refund_payment(payments, order.order_id)  # void a charge a crash may have hidden
-    failed = order.moved("Failed", "Refunded" if refunded else None)
-    await store.save_order(failed)
-    metrics.order("failed")
-    return failed
-
-
-async def recover_pending(
-    store: SalesStore, inventory: Inventory, payments: PaymentProvider, grace: timedelta
-) -> list[Order]:
-    """Resolve every order still `Pending` after `grace` (longer than any saga takes)."""
-    cutoff = utcnow() - grace
-    resolved = []
-    for order in await store.pending_orders():
-        if order.created_at < cutoff or order.status == "Cancelled":
-            try:
-                resolved.append(await recover_order(store, inventory, payments, order))
-            except AppError as exc:
-                log.warning("recovery postponed", extra={"order_id": order.order_id, "error": exc.message})
-    return resolved

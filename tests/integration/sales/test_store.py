@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -101,3 +102,51 @@ async def test_the_json_store_keeps_orders_pending_ones_and_the_id_sequence_acro
         assert (await store.add_order(a_draft())).order_id == "order_4"
     finally:
         await store.close()
+
+
+# --- compare-and-set moves and leases (issue 14) -------------------------------------------------
+
+
+async def test_a_swap_from_a_status_the_order_has_left_changes_nothing(store: DocSalesStore) -> None:
+    """Scenario 2 at the store: a copy read while Pending/Paid must not write over Shipped."""
+    stale = (await store.add_order(a_draft())).moved("Pending", "Paid")
+    await store.save_order(stale.moved("Shipped"))
+
+    current, moved = await store.swap_order(stale, stale.moved("Confirmed"))
+
+    assert not moved
+    assert current == stale.moved("Shipped")
+    assert await store.get_order("order_1") == stale.moved("Shipped")
+
+
+async def test_of_concurrent_swaps_from_one_status_exactly_one_wins(store: DocSalesStore) -> None:
+    pending = await store.add_order(a_draft())
+    targets = [pending.moved("Failed", "Refunded"), pending.moved("Pending", "Paid")] * 10
+
+    results = await asyncio.gather(*(store.swap_order(pending, target) for target in targets))
+
+    winners = [current for current, moved in results if moved]
+    assert len(winners) == 1
+    assert await store.get_order("order_1") == winners[0]
+    assert all(current in (winners[0], pending) for current, _ in results)
+
+
+async def test_a_lease_belongs_to_one_owner_until_it_ends_or_runs_out(store: DocSalesStore) -> None:
+    order = await store.add_order(a_draft(), ("saga", time.time() + 60))
+
+    assert not await store.lease_order(order.order_id, "recovery", time.time() + 60)
+    assert await store.lease_order(order.order_id, "saga", time.time() + 60)  # renewed
+    await store.end_lease(order.order_id, "recovery")  # not its lease: nothing happens
+    assert not await store.lease_order(order.order_id, "recovery", time.time() + 60)
+    await store.end_lease(order.order_id, "saga")
+    assert await store.lease_order(order.order_id, "recovery", time.time() - 1)  # already run out
+    assert await store.lease_order(order.order_id, "other", time.time() + 60)
+    results = await asyncio.gather(
+        *(store.lease_order(order.order_id, f"r{n}", time.time() + 60) for n in range(10))
+    )
+    assert results == [False] * 10
+    await store.end_lease(order.order_id, "other")
+    results = await asyncio.gather(
+        *(store.lease_order(order.order_id, f"r{n}", time.time() + 60) for n in range(10))
+    )
+    assert sorted(results) == [False] * 9 + [True]

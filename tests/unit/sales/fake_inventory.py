@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sales_service import services
+from sales_service import recovery
 from sales_service.app import create_app
 from sales_service.clients import InventoryClient
 from sales_service.domain import Order
@@ -203,7 +203,7 @@ class Shop:
     app_payments: PaymentProvider  # the same provider as the app calls it: through the time limit
 
     async def recover(self, grace: timedelta = EVERYTHING_IS_OLD) -> list[Order]:
-        return await services.recover_pending(self.store, self.inventory_client, self.app_payments, grace)
+        return await recovery.recover_pending(self.store, self.inventory_client, self.app_payments, grace)
 
     async def order(self, order_id: str = "order_1") -> dict[str, Any]:
         response = await self.api.get(f"/api/orders/{order_id}")
