@@ -50,7 +50,7 @@ def create_app(
             resources.push_async_callback(upstream.aclose)
             await the_store.open()
             resources.push_async_callback(the_store.close)
-            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            await resources.enter_async_context(purging(idempotency.purge, settings.idempotency_ttl_hours))
             await resources.enter_async_context(
                 periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
             )

@@ -9,7 +9,6 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from sales_service import recovery
 from sales_service.clients import InventoryClient
@@ -19,9 +18,8 @@ from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
-from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
-from shared.store import Tables
-from shared.store.docs import TablesDocs, make_docs
+from shared.idempotency import purging
+from shared.store.docs import make_docs
 from shared.tasks import periodic
 
 
@@ -35,10 +33,8 @@ def create_app(
     """The sales app; `store`, `inventory` (what answers for the inventory service) and `payments`
     (the provider) replace the real ones."""
     settings = settings or SalesSettings()
-    # An injected store keeps its own data; its idempotency keys get fresh tables.
-    docs = make_docs(settings, "sales") if store is None else TablesDocs(Tables())
-    the_store = store or DocSalesStore(docs)
-    idempotency = DocsIdempotencyStore(docs)
+    # Idempotency-Keys live with the orders they placed.
+    the_store = store or DocSalesStore(make_docs(settings, "sales"), settings.idempotency_max_keys)
     upstream = Upstream.from_settings(
         "inventory", settings.inventory_url if inventory is None else inventory, settings
     )
@@ -56,20 +52,13 @@ def create_app(
             await resources.enter_async_context(
                 periodic("recover-orders", settings.recovery_interval_seconds, recover)
             )
-            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            await resources.enter_async_context(purging(the_store.purge_keys, settings.idempotency_ttl_hours))
             yield
 
-    idempotent = Middleware(
-        IdempotencyMiddleware,
-        store=idempotency,
-        routes={("POST", "/api/orders")},
-        stale_after=STALE_AFTER_SECONDS,
-    )
     app = create_service_app(
         title="Sales service",
         lifespan=lifespan,
         routers=[orders, internal],
-        middleware=[idempotent],
         internal_secret=settings.internal_secret,
     )
     app.state.settings, app.state.store = settings, the_store

@@ -146,12 +146,20 @@ class PaymentDeclined(AppError):
         super().__init__(extra={"order_id": order_id})
 
 
+class AlreadyPlaced(Conflict):
+    """The Idempotency-Key is bound to an order already: answer from that order."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"Order {order_id} was placed with this Idempotency-Key")
+        self.order_id = order_id
+
+
 class OrderInProgress(Conflict):
     """A retry of a request whose order is still being placed: ask again shortly."""
 
     def __init__(self, order_id: str) -> None:
         super().__init__(
-            f"Order {order_id} is still being placed; retry with the same Idempotency-Key",
+            "A request with this Idempotency-Key is still in progress",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             extra={"order_id": order_id},
         )

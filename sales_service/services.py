@@ -18,6 +18,7 @@ from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
 from sales_service.domain import (
     MAX_TOTAL,
+    AlreadyPlaced,
     HandedOver,
     Order,
     OrderLine,
@@ -32,6 +33,7 @@ from sales_service.payments import Charge, PaymentProvider, PaymentTimeout, Paym
 from sales_service.store import SalesStore
 from shared.clock import utcnow
 from shared.errors import AppError, Forbidden, ServiceUnavailable
+from shared.idempotency import Key
 from shared.paging import Page
 from shared.principal import Principal
 from shared.retry import retry_idempotent
@@ -43,8 +45,8 @@ class Saga:
     """One placing of an order: its lease in the store (so recovery leaves it alone while it runs),
     renewed before each step; a saga that lost its lease stops and leaves the order to recovery."""
 
-    def __init__(self, store: SalesStore, seconds: float) -> None:
-        self.store, self.seconds = store, seconds
+    def __init__(self, store: SalesStore, seconds: float, key: Key | None) -> None:
+        self.store, self.seconds, self.key = store, seconds, key
         self.owner = f"saga:{uuid.uuid4().hex}"
 
     def lease(self) -> tuple[str, float]:
@@ -68,24 +70,40 @@ async def place_order(
     payment_method: PaymentMethod,
     payment_token: str | None,
     principal: Principal,
+    key: Key | None = None,
     lease_seconds: float = 30.0,
-) -> Order:
+) -> tuple[Order, bool]:
+    """The order placed, and whether it was placed before: a retry with the Idempotency-Key `key`
+    is answered from the order the key is bound to, as that order is now (`answer`)."""
     if not principal.owns(customer_id):
         raise Forbidden("Customers may order only for themselves")
-    saga = Saga(store, lease_seconds)
-    order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()), saga.lease())
+    if key is not None and (placed := await store.keyed_order(key)) is not None:
+        return await _answer_retry(store, placed), True
+    saga = Saga(store, lease_seconds, key)
+    draft = Order("", customer_id, lines, payment_method, utcnow())
     try:
-        return await _run(saga, inventory, payments, order, payment_token)
+        order = await store.add_order(draft, saga.lease(), key)
+    except AlreadyPlaced as exc:  # a concurrent request with the same key won
+        return await _answer_retry(store, exc.order_id), True
+    try:
+        return await _run(saga, inventory, payments, order, payment_token), False
     finally:
         # Handed over: whatever stopped the saga, recovery may finish the order from now on.
         await asyncio.shield(saga.end(order.order_id))
+
+
+async def _answer_retry(store: SalesStore, order_id: str) -> Order:
+    order = await store.get_order(order_id)
+    if order is None:  # deleted with its key in one transaction: only a purge race gets here
+        raise OrderNotFound()
+    return answer(order)
 
 
 async def _run(
     saga: Saga, inventory: Inventory, payments: PaymentProvider, order: Order, payment_token: str | None
 ) -> Order:
     store = saga.store
-    prices = await _hold(store, inventory, order)
+    prices = await _hold(store, inventory, order, saga.key)
     order = order.priced(prices)
     await saga.renew(order)
     try:
@@ -109,21 +127,22 @@ async def _run(
     return await _confirm(store, inventory, payments, paid)
 
 
-async def _hold(store: SalesStore, inventory: Inventory, order: Order) -> dict[str, Decimal]:
+async def _hold(store: SalesStore, inventory: Inventory, order: Order, key: Key | None) -> dict[str, Decimal]:
+    """The held lines' prices; an order refused here is deleted and its key freed: it kept nothing."""
     try:
         prices = await inventory.hold(order.order_id, order.wanted())
     except (OutOfStock, OrderTooLarge):
-        await store.delete_order(order.order_id)  # never acknowledged: nothing held, nothing charged
+        await store.delete_order(order.order_id, key)  # never acknowledged: nothing held, nothing charged
         metrics.order("rejected")
         raise
     except AppError:
         await _release_quietly(inventory, order.order_id)  # the hold may have landed before a timeout
-        await store.delete_order(order.order_id)
+        await store.delete_order(order.order_id, key)
         metrics.order("rejected")
         raise
     if order.priced(prices).total_amount > MAX_TOTAL:  # an inventory that ignored max_total
         await _release_quietly(inventory, order.order_id)
-        await store.delete_order(order.order_id)
+        await store.delete_order(order.order_id, key)
         metrics.order("rejected")
         raise OrderTooLarge()
     return prices

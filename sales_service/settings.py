@@ -21,6 +21,7 @@ class SalesSettings(ServiceSettings):
     recovery_grace_seconds: float = 30.0
     recovery_interval_seconds: float = 5.0
     idempotency_ttl_hours: float = 24.0
+    idempotency_max_keys: int = Field(1000, ge=1)  # Idempotency-Keys one caller may hold at once
     # Every call to the payment provider; one that takes longer counts as the provider being down.
     payment_timeout_seconds: float = Field(5.0, gt=0)
     # The simulated provider fails this fraction of charges, and hangs this fraction (fault tests).

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sales_service.domain import Order, OrderLine
+from sales_service.domain import AlreadyPlaced, Order, OrderLine
 from sales_service.store import DocSalesStore
+from shared.idempotency import Key, KeyReused, TooManyKeys
 from shared.store import Tables
 from shared.store.docs import Docs
 
@@ -150,3 +151,33 @@ async def test_a_lease_belongs_to_one_owner_until_it_ends_or_runs_out(store: Doc
         *(store.lease_order(order.order_id, f"r{n}", time.time() + 60) for n in range(10))
     )
     assert sorted(results) == [False] * 9 + [True]
+
+
+# --- Idempotency-Keys bound to orders (issue 14) -------------------------------------------------
+
+
+def a_key(raw: bytes, holder: bytes = b"cust_001", body: bytes = b"{}") -> Key:
+    return Key.of(raw, holder, "POST", "/api/orders", body)
+
+
+async def test_a_key_is_bound_to_the_order_it_placed_and_freed_with_a_deleted_order(docs: Docs) -> None:
+    store = DocSalesStore(docs, max_keys=2)
+    placed = await store.add_order(a_draft(), key=a_key(b"k1"))
+
+    assert await store.keyed_order(a_key(b"k1")) == placed.order_id
+    with pytest.raises(AlreadyPlaced) as again:
+        await store.add_order(a_draft(), key=a_key(b"k1"))
+    assert again.value.order_id == placed.order_id
+    with pytest.raises(KeyReused):
+        await store.keyed_order(a_key(b"k1", body=b'{"other": 1}'))
+    refused = await store.add_order(a_draft(), key=a_key(b"k2"))
+    with pytest.raises(TooManyKeys):
+        await store.add_order(a_draft(), key=a_key(b"k3"))
+    assert await store.add_order(a_draft("cust_002"), key=a_key(b"k3", b"cust_002"))
+
+    await store.delete_order(refused.order_id, a_key(b"k2"))
+
+    assert await store.keyed_order(a_key(b"k2")) is None
+    assert (await store.add_order(a_draft(), key=a_key(b"k3"))).order_id == "order_6"
+    assert await store.purge_keys(time.time() + 1) == 3
+    assert await store.keyed_order(a_key(b"k1")) is None
