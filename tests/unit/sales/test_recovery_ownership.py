@@ -10,8 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from sales_service import recovery
+from sales_service import recovery, services
+from sales_service.domain import HandedOver, OrderLine
 from sales_service.payments import Charge, SimulatedPayments
+from shared.idempotency import Key
+from shared.principal import Principal
 from tests.unit.sales.fake_inventory import EVERYTHING_IS_OLD, FULL_STOCK, Shop, running_shop, ship
 
 
@@ -106,3 +109,32 @@ async def test_of_two_recoverers_only_one_works_on_an_order(shop: Shop) -> None:
     assert len(first) + len(second) == 1
     assert shop.inventory.count("commit") == commits + 1
     assert (await shop.order())["status"] == "Confirmed"
+
+
+async def test_a_saga_cut_by_shutdown_hands_its_order_over_with_the_key_still_bound(gated: Shop) -> None:
+    """Scenario 1 in-process: the request task is cancelled (uvicorn's graceful timeout) mid-saga;
+    the answer is 503 with the order id, and a retry with the key answers from that order."""
+    key = Key.of(b"k", b"staff_1", "POST", "/api/orders", b"{}")
+    placing = asyncio.create_task(
+        services.place_order(
+            gated.store,
+            gated.inventory_client,
+            gated.app_payments,
+            customer_id="cust_001",
+            lines=(OrderLine("123", 2),),
+            payment_method="credit_card",
+            payment_token="tok_visa",
+            principal=Principal("staff_1", frozenset({"staff"})),
+            key=key,
+        )
+    )
+    await gated.payments.waiting.wait()
+    placing.cancel()
+
+    with pytest.raises(HandedOver) as cut:
+        await placing
+    assert cut.value.extra == {"order_id": "order_1"}
+    assert await gated.store.keyed_order(key) == "order_1"
+    gated.payments.gate.set()
+    assert [o.status for o in await gated.recover()] == ["Failed"]  # its lease was handed over
+    assert gated.inventory.stock == FULL_STOCK
