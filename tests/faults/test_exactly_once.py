@@ -3,12 +3,24 @@ through large totals, retries, recovery beside a live saga and a deploy's restar
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from devtools.system import LocalSystem
-from tests.helpers import all_orders, assert_envelope
+from tests.faults.latency_proxy import LatencyProxy
+from tests.helpers import all_orders, assert_envelope, eventually, order_body, stock, user_client
+
+FAST_RECOVERY = {
+    "SALES_RECOVERY_GRACE_SECONDS": "1",
+    "SALES_RECOVERY_INTERVAL_SECONDS": "0.2",
+}
 
 PRICIEST = 1_000_000  # the most a book may cost
 
@@ -53,3 +65,96 @@ async def test_an_order_over_the_most_money_can_carry_is_400_and_nothing_is_held
         assert (await client.get(f"/api/books/dear{n}")).json()["stock"] == 1000
     assert await all_orders(client) == []
     assert await charges(system) == 0
+
+
+@pytest.fixture
+async def relayed(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[LocalSystem, LatencyProxy]]:
+    """The system on the JSON store with a relay between sales and inventory that the test can make
+    hold back sales' calls."""
+    marker = request.node.get_closest_marker("system_env")
+    system = LocalSystem(tmp_path, env={**FAST_RECOVERY, **(marker.kwargs if marker else {})})
+    proxy = LatencyProxy(system.specs["inventory"].port)
+    await proxy.start()
+    system.specs["sales"].env["SALES_INVENTORY_URL"] = proxy.url
+    try:
+        await asyncio.to_thread(system.start)
+        yield system, proxy
+    finally:
+        await asyncio.to_thread(system.close)
+        await proxy.stop()
+
+
+async def post_order(client: httpx.AsyncClient, key: str, quantity: int = 3) -> httpx.Response:
+    return await client.post(
+        "/api/orders", json=order_body("123", quantity), headers={"Idempotency-Key": key}
+    )
+
+
+@pytest.mark.system_env(SALES_REQUEST_TIMEOUT="60", GATEWAY_REQUEST_TIMEOUT="60")
+async def test_a_deploy_cutting_a_slow_commit_never_makes_a_second_order_for_one_key(
+    relayed: tuple[LocalSystem, LatencyProxy],
+) -> None:
+    """Scenario 1: the commit is slow, sales gets SIGTERM; after uvicorn's 10 s graceful timeout
+    the request is cut. On main the key was released and the retry placed (and charged) a second
+    order; here the answer is 503 with the order id and the retry gets that order, confirmed."""
+    system, proxy = relayed
+    proxy.hold_back(b"/commit", 30.0)
+    async with user_client(system.url, timeout=60) as client:
+        placing = asyncio.create_task(post_order(client, "deploy"))
+        assert await eventually(lambda: _held(proxy)), "the commit never reached the relay"
+        os.kill(system.processes["sales"].pid, signal.SIGTERM)
+        cut = await placing
+        assert await asyncio.to_thread(system.processes["sales"].wait, 60) == 0
+        await asyncio.to_thread(system.start, "sales")
+
+        assert cut.status_code == 503, cut.text
+        assert cut.json()["order_id"] == "order_1"
+
+        async def retried_to_the_end() -> bool:
+            return (await post_order(client, "deploy")).status_code == 201
+
+        assert await eventually(retried_to_the_end, within=60)
+        again = await post_order(client, "deploy")
+        assert (again.json()["order_id"], again.json()["status"]) == ("order_1", "Confirmed")
+        assert [o["order_id"] for o in await all_orders(client)] == ["order_1"]
+        assert await stock(client, "123") == 47
+
+
+async def _held(proxy: LatencyProxy) -> bool:
+    return not proxy.held_back  # the one delay was used: the commit is on its way, slowly
+
+
+@pytest.mark.system_env(SALES_REQUEST_TIMEOUT="30")
+async def test_recovery_beside_a_late_saga_never_reverts_a_shipped_order(
+    relayed: tuple[LocalSystem, LatencyProxy],
+) -> None:
+    """Scenario 2: the saga's commit outlasts its lease, recovery takes the order (read Paid) and
+    commits too, slower; meanwhile the saga confirms and delivery ships. On main recovery's late
+    write turned Shipped back into Confirmed (and a cancel then refunded a shipped parcel)."""
+    system, proxy = relayed
+    proxy.hold_back(b"/commit", 3.0, 10.0)  # the saga's commit, then recovery's
+    async with user_client(system.url, timeout=60) as client:
+        placed = await post_order(client, "ship", quantity=5)
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["order_id"]
+        assert await eventually(lambda: _held(proxy)), "recovery never sent its commit"
+        delivery = await client.post("/api/deliveries", json={"order_id": order_id, "address": "1 Main St"})
+        assert delivery.status_code == 201, delivery.text
+        delivery_id = delivery.json()["delivery_id"]
+        moved = await client.patch(f"/api/deliveries/{delivery_id}", json={"status": "Shipped"})
+        assert moved.status_code == 200, moved.text
+        assert (await client.get(f"/api/orders/{order_id}")).json()["status"] == "Shipped"
+        answers = proxy.answers
+
+        async def recovery_answered() -> bool:  # its held commit went on and inventory answered it
+            return proxy.forwarded == proxy.chunks and proxy.answers > answers
+
+        assert await eventually(recovery_answered, within=30)
+        for _ in range(10):  # recovery's compare-and-set runs right after the answer (main: it wrote)
+            assert (await client.get(f"/api/orders/{order_id}")).json()["status"] == "Shipped"
+            await asyncio.sleep(0.2)
+        cancel = await client.post(f"/api/orders/{order_id}/cancel")
+        assert cancel.status_code == 409, cancel.text
+        assert await stock(client, "123") == 45
