@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from devtools.system import LocalSystem
 from tests.faults.latency_proxy import LatencyProxy
-from tests.helpers import all_orders, assert_envelope, eventually, order_body, stock, user_client
+from tests.helpers import RedisServer, all_orders, assert_envelope, eventually, order_body, stock, user_client
 
 FAST_RECOVERY = {
     "SALES_RECOVERY_GRACE_SECONDS": "1",
@@ -71,13 +72,22 @@ async def test_an_order_over_the_most_money_can_carry_is_400_and_nothing_is_held
 async def relayed(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[LocalSystem, LatencyProxy]]:
-    """The system on the JSON store with a relay between sales and inventory that the test can make
+    """The system on the JSON store (or, parametrized indirectly with "redis", two instances of every
+    service on a flushed real Redis) with a relay between sales and inventory that the test can make
     hold back sales' calls."""
     marker = request.node.get_closest_marker("system_env")
-    system = LocalSystem(tmp_path, env={**FAST_RECOVERY, **(marker.kwargs if marker else {})})
+    env = {**FAST_RECOVERY, **(marker.kwargs if marker else {})}
+    if getattr(request, "param", "json") == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(server.url).flushall()
+        system = LocalSystem(tmp_path, env=env, store="redis", instances=2, redis_url=server.url)
+    else:
+        system = LocalSystem(tmp_path, env=env)
     proxy = LatencyProxy(system.specs["inventory"].port)
     await proxy.start()
-    system.specs["sales"].env["SALES_INVENTORY_URL"] = proxy.url
+    for spec in system.specs.values():
+        if "SALES_INVENTORY_URL" in spec.env:
+            spec.env["SALES_INVENTORY_URL"] = proxy.url
     try:
         await asyncio.to_thread(system.start)
         yield system, proxy
@@ -158,3 +168,62 @@ async def test_recovery_beside_a_late_saga_never_reverts_a_shipped_order(
         cancel = await client.post(f"/api/orders/{order_id}/cancel")
         assert cancel.status_code == 409, cancel.text
         assert await stock(client, "123") == 45
+
+
+@pytest.mark.parametrize("relayed", ["json", "redis"], indirect=True)
+@pytest.mark.system_env(SALES_REQUEST_TIMEOUT="60", GATEWAY_REQUEST_TIMEOUT="60")
+async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly_one_order(
+    relayed: tuple[LocalSystem, LatencyProxy],
+) -> None:
+    """A client retries with one key (on any answer but 201) while sales is SIGTERMed mid-commit
+    and started again; on Redis the other sales instance answers the retries meanwhile."""
+    system, proxy = relayed
+    proxy.hold_back(b"/commit", 30.0)
+    statuses: list[int] = []
+    async with user_client(system.url, timeout=60) as client:
+
+        async def retry_until_placed() -> dict[str, Any]:
+            for _ in range(300):  # bounded: 300 tries, 0.2 s apart
+                try:
+                    response = await post_order(client, "restart")
+                except httpx.TransportError:
+                    response = None
+                if response is not None:
+                    statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        placed: dict[str, Any] = response.json()
+                        return placed
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"never placed: {statuses[-5:]}")
+
+        retrying = asyncio.create_task(retry_until_placed())
+        assert await eventually(lambda: _held(proxy)), "the commit never reached the relay"
+        os.kill(system.processes["sales"].pid, signal.SIGTERM)
+        assert await asyncio.to_thread(system.processes["sales"].wait, 60) == 0
+        await asyncio.to_thread(system.start, "sales")
+        placed = await retrying
+
+        assert (placed["order_id"], placed["status"]) == ("order_1", "Confirmed")
+        assert set(statuses) <= {201, 409, 502, 503, 504}, statuses
+        assert [o["order_id"] for o in await all_orders(client)] == ["order_1"]
+        assert await stock(client, "123") == 47
+
+
+@pytest.mark.system_env(SALES_REQUEST_TIMEOUT="1", GATEWAY_REQUEST_TIMEOUT="30")
+async def test_a_retry_after_inventory_was_frozen_places_the_order(
+    client: httpx.AsyncClient, system: LocalSystem
+) -> None:
+    """Scenario 4: on main the first 503/504 was replayed to every retry with the key for 24 h."""
+    system.freeze("inventory")
+    try:
+        first = await post_order(client, "frozen")
+    finally:
+        system.thaw("inventory")
+
+    async def placed() -> bool:
+        return (await post_order(client, "frozen")).status_code == 201
+
+    assert first.status_code in (503, 504), first.text
+    assert await eventually(placed, within=30)
+    assert len(await all_orders(client)) == 1
+    assert await stock(client, "123") == 47
