@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,12 +171,15 @@ async def test_recovery_beside_a_late_saga_never_reverts_a_shipped_order(
 
 
 @pytest.mark.parametrize("relayed", ["json", "redis"], indirect=True)
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 @pytest.mark.system_env(SALES_REQUEST_TIMEOUT="60", GATEWAY_REQUEST_TIMEOUT="60")
 async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly_one_order(
-    relayed: tuple[LocalSystem, LatencyProxy],
+    relayed: tuple[LocalSystem, LatencyProxy], stop: signal.Signals
 ) -> None:
-    """A client retries with one key (on any answer but 201) while sales is SIGTERMed mid-commit
-    and started again; on Redis the other sales instance answers the retries meanwhile."""
+    """A client retries with one key (on any answer but 201) while sales is stopped mid-commit
+    (a deploy's SIGTERM, or kill -9: scenario 6, where main left the key "running" and placed a
+    second order a minute later) and started again; on Redis the other sales instance answers
+    the retries meanwhile."""
     system, proxy = relayed
     proxy.hold_back(b"/commit", 30.0)
     statuses: list[int] = []
@@ -198,8 +201,9 @@ async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly
 
         retrying = asyncio.create_task(retry_until_placed())
         assert await eventually(lambda: _held(proxy)), "the commit never reached the relay"
-        os.kill(system.processes["sales"].pid, signal.SIGTERM)
-        assert await asyncio.to_thread(system.processes["sales"].wait, 60) == 0
+        os.kill(system.processes["sales"].pid, stop)
+        exit_code = await asyncio.to_thread(system.processes["sales"].wait, 60)
+        assert exit_code == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
         await asyncio.to_thread(system.start, "sales")
         placed = await retrying
 
@@ -227,3 +231,38 @@ async def test_a_retry_after_inventory_was_frozen_places_the_order(
     assert await eventually(placed, within=30)
     assert len(await all_orders(client)) == 1
     assert await stock(client, "123") == 47
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to stop."""
+    server = RedisServer(tmp_path / "redis", durable=True)
+    (tmp_path / "redis").mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_with_the_store_down_a_request_with_a_key_is_503_never_500(
+    tmp_path: Path, own_redis: RedisServer
+) -> None:
+    """Scenario 6: on main the idempotency middleware's store error escaped the error handler."""
+    env = {"SALES_REQUEST_TIMEOUT": "2", "DELIVERY_REQUEST_TIMEOUT": "2", "GATEWAY_REQUEST_TIMEOUT": "10"}
+    system = LocalSystem(tmp_path, env=env, store="redis", instances=2, redis_url=own_redis.url)
+    try:
+        await asyncio.to_thread(system.start)
+        async with user_client(system.url) as client:
+            own_redis.stop()
+            order = await post_order(client, "down")
+            delivery = await client.post(
+                "/api/deliveries",
+                json={"order_id": "order_1", "address": "1 Main St"},
+                headers={"Idempotency-Key": "down"},
+            )
+    finally:
+        await asyncio.to_thread(system.close)
+
+    assert_envelope(order, 503)
+    assert_envelope(delivery, 503)
