@@ -1,9 +1,11 @@
 """Sales' use cases. `place_order` is the selling saga: hold stock, take payment, commit the hold.
 The domain metrics (`metrics.py`: orders by outcome, payments) are counted here.
 
-Every step is keyed by the order id and so idempotent; the order is stored `Pending` before the
-first step and its payment recorded before the commit, so `recover_order` can finish or undo a
-saga that a crash interrupted, without losing a unit or selling one twice.
+Every step is keyed by the order id and so idempotent; the order is stored `Pending` (leased to
+its saga, its Idempotency-Key bound) before the first step and its payment recorded before the
+commit, so `recovery.recover_order` can finish or undo a saga that a crash or a shutdown
+interrupted, without losing a unit or selling one twice. Every status change is a
+compare-and-set (`SalesStore.swap_order`).
 """
 
 from __future__ import annotations
