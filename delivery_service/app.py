@@ -19,7 +19,8 @@ from delivery_service.settings import DeliverySettings
 from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
-from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
+from shared.idempotency import purging
+from shared.idempotency_middleware import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
 from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic

@@ -13,9 +13,10 @@ import pytest
 
 from sales_service.domain import AlreadyPlaced, Order, OrderLine
 from sales_service.store import DocSalesStore
-from shared.idempotency import Key, KeyReused, TooManyKeys
+from shared.errors import Conflict
+from shared.idempotency import KEYS, Key, KeyReused, TooManyKeys
 from shared.store import Tables
-from shared.store.docs import Docs
+from shared.store.docs import Docs, Tx
 
 ORDERED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -181,3 +182,19 @@ async def test_a_key_is_bound_to_the_order_it_placed_and_freed_with_a_deleted_or
     assert (await store.add_order(a_draft(), key=a_key(b"k3"))).order_id == "order_6"
     assert await store.purge_keys(time.time() + 1) == 3
     assert await store.keyed_order(a_key(b"k1")) is None
+
+
+async def test_a_key_recorded_before_the_upgrade_is_refused_not_run_again(docs: Docs) -> None:
+    """The middleware's old records (a whole response, no order id) are in the same table."""
+    store = DocSalesStore(docs)
+    old = a_key(b"old")
+    legacy = {"fingerprint": old.fingerprint, "state": "done", "at": time.time(), "status": 201}
+
+    async def work(tx: Tx) -> None:
+        tx.put(KEYS, old.digest, legacy)
+
+    await docs.atomic(work)
+
+    with pytest.raises(Conflict):
+        await store.keyed_order(old)
+    assert await store.purge_keys(time.time() + 1) == 1

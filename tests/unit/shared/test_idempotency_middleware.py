@@ -11,7 +11,8 @@ from starlette.types import Receive, Scope, Send
 
 from shared.asgi import reply
 from shared.errors import ServiceUnavailable
-from shared.idempotency import KEYS, Claim, DocsIdempotencyStore, IdempotencyMiddleware, Key
+from shared.idempotency import KEYS, Key
+from shared.idempotency_middleware import Claim, DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
 
 ROUTE = ("POST", "/things")
