@@ -33,16 +33,20 @@ def isbn13(n: int) -> str:
 
 
 async def charges(system: LocalSystem) -> float:
-    """Charges the sales instance has taken (approved), from its /metrics."""
+    """Charges the sales instances have taken (approved), from their /metrics."""
+    total = 0.0
     async with httpx.AsyncClient() as direct:
-        text = (await direct.get(f"{system.service_url('sales')}/metrics")).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("payments_total{") and 'operation="charge"' in line and "approved" in line
-    )
+        for name in [n for n in system.specs if n.startswith("sales")]:
+            text = (await direct.get(f"{system.service_url(name)}/metrics")).text
+            total += sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("payments_total{") and 'operation="charge"' in line and "approved" in line
+            )
+    return total
 
 
+@pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
 async def test_an_order_over_the_most_money_can_carry_is_400_and_nothing_is_held_or_charged(
     client: httpx.AsyncClient, system: LocalSystem
 ) -> None:
@@ -136,6 +140,7 @@ async def _held(proxy: LatencyProxy) -> bool:
     return not proxy.held_back  # the one delay was used: the commit is on its way, slowly
 
 
+@pytest.mark.parametrize("relayed", ["json", "redis"], indirect=True)
 @pytest.mark.system_env(SALES_REQUEST_TIMEOUT="30")
 async def test_recovery_beside_a_late_saga_never_reverts_a_shipped_order(
     relayed: tuple[LocalSystem, LatencyProxy],
@@ -178,8 +183,8 @@ async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly
 ) -> None:
     """A client retries with one key (on any answer but 201) while sales is stopped mid-commit
     (a deploy's SIGTERM, or kill -9: scenario 6, where main left the key "running" and placed a
-    second order a minute later) and started again; on Redis the other sales instance answers
-    the retries meanwhile."""
+    second order a minute later) and started again; on Redis each of the two instances in turn
+    (a rolling deploy), the other answering the retries meanwhile."""
     system, proxy = relayed
     proxy.hold_back(b"/commit", 30.0)
     statuses: list[int] = []
@@ -201,10 +206,11 @@ async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly
 
         retrying = asyncio.create_task(retry_until_placed())
         assert await eventually(lambda: _held(proxy)), "the commit never reached the relay"
-        os.kill(system.processes["sales"].pid, stop)
-        exit_code = await asyncio.to_thread(system.processes["sales"].wait, 60)
-        assert exit_code == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
-        await asyncio.to_thread(system.start, "sales")
+        for name in [n for n in system.specs if n.startswith("sales")]:  # a rolling deploy
+            os.kill(system.processes[name].pid, stop)
+            exit_code = await asyncio.to_thread(system.processes[name].wait, 60)
+            assert exit_code == (0 if stop == signal.SIGTERM else -signal.SIGKILL)
+            await asyncio.to_thread(system.start, name)
         placed = await retrying
 
         assert (placed["order_id"], placed["status"]) == ("order_1", "Confirmed")
@@ -213,16 +219,20 @@ async def test_a_client_retrying_one_key_through_a_restart_of_sales_gets_exactly
         assert await stock(client, "123") == 47
 
 
+@pytest.mark.parametrize("system", ["json", "redis"], indirect=True)
 @pytest.mark.system_env(SALES_REQUEST_TIMEOUT="1", GATEWAY_REQUEST_TIMEOUT="30")
 async def test_a_retry_after_inventory_was_frozen_places_the_order(
     client: httpx.AsyncClient, system: LocalSystem
 ) -> None:
     """Scenario 4: on main the first 503/504 was replayed to every retry with the key for 24 h."""
-    system.freeze("inventory")
+    inventories = [name for name in system.specs if name.startswith("inventory")]
+    for name in inventories:
+        system.freeze(name)
     try:
         first = await post_order(client, "frozen")
     finally:
-        system.thaw("inventory")
+        for name in inventories:
+            system.thaw(name)
 
     async def placed() -> bool:
         return (await post_order(client, "frozen")).status_code == 201
