@@ -45,7 +45,7 @@ log = logging.getLogger("sales_service")
 
 class Saga:
     """One placing of an order: its lease in the store (so recovery leaves it alone while it runs),
-    renewed before each step; a saga that lost its lease stops and leaves the order to recovery."""
+    renewed before the charge; a saga that lost its lease stops and leaves the order to recovery."""
 
     def __init__(self, store: SalesStore, seconds: float, key: Key | None) -> None:
         self.store, self.seconds, self.key = store, seconds, key
@@ -97,10 +97,13 @@ async def place_order(
         # recovery finishes it; the client is told which order, and a retry answers from it.
         if (task := asyncio.current_task()) is not None:
             task.uncancel()
-        raise HandedOver(order.order_id) from None
-    finally:
-        # Handed over: whatever stopped the saga, recovery may finish the order from now on.
         await saga.end(order.order_id)
+        raise HandedOver(order.order_id) from None
+    except BaseException:
+        # Handed over: whatever stopped the saga, recovery may finish the order from now on. (A
+        # saga that finished settled its order, and settling an order drops its lease.)
+        await saga.end(order.order_id)
+        raise
 
 
 async def _answer_retry(store: SalesStore, order_id: str) -> Order:
@@ -134,7 +137,6 @@ async def _run(
     if not moved:  # recovery failed the order meanwhile (and may have refunded before this charge)
         await refund_payment(payments, order.order_id)
         return answer(paid)
-    await saga.renew(paid)
     return await _confirm(store, inventory, payments, paid)
 
 
