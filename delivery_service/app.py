@@ -21,7 +21,8 @@ from delivery_service.store import DeliveryStore, DocDeliveryStore
 from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
-from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
+from shared.idempotency import purging
+from shared.idempotency_middleware import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware
 from shared.store import Tables
 from shared.store.docs import TablesDocs, make_docs
 from shared.tasks import periodic
@@ -51,7 +52,7 @@ def create_app(
             resources.push_async_callback(upstream.aclose)
             await the_store.open()
             resources.push_async_callback(the_store.close)
-            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            await resources.enter_async_context(purging(idempotency.purge, settings.idempotency_ttl_hours))
             await resources.enter_async_context(
                 periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
             )

@@ -30,6 +30,7 @@ from inventory_service.domain import (
     IsbnTaken,
     NotEnoughStock,
     TooMuchStock,
+    TotalTooLarge,
     isbn_key,
     shortages,
 )
@@ -116,7 +117,9 @@ async def delete_book(tx: Tx, book_id: str, open_holds: Callable[[], Awaitable[l
         tx.delete(ISBNS, isbn_key(doc["isbn"]))
 
 
-async def hold(tx: Tx, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
+async def hold(
+    tx: Tx, order_id: str, wanted: dict[str, int], expires_at: datetime, max_total: Decimal | None = None
+) -> tuple[Hold, bool]:
     existing = await read_hold(tx, order_id)
     if existing:
         if existing.quantities() != wanted:
@@ -126,10 +129,14 @@ async def hold(tx: Tx, order_id: str, wanted: dict[str, int], expires_at: dateti
     short = shortages(wanted, {b: Book.from_doc(doc) if doc else None for b, doc in docs.items()})
     if short:
         raise InsufficientStock(short)
-    lines = []
+    lines = [
+        HeldLine(book_id, quantity, Decimal(docs[book_id]["price"])) for book_id, quantity in wanted.items()
+    ]
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+    if max_total is not None and total > max_total:
+        raise TotalTooLarge(total, max_total)
     for book_id, quantity in wanted.items():
         doc = docs[book_id]
-        lines.append(HeldLine(book_id, quantity, Decimal(doc["price"])))
         tx.put(BOOKS, book_id, {**doc, "stock": doc["stock"] - quantity})
     made = Hold(order_id, tuple(lines), "held", expires_at)
     tx.put(HOLDS, order_id, made.to_doc())

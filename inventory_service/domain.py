@@ -233,6 +233,14 @@ class InsufficientStock(Conflict):
         super().__init__(f"Book {first} not available or insufficient stock", details=shortages)
 
 
+class TotalTooLarge(BadRequest):
+    """The held lines would cost more than the caller can take; nothing was held."""
+
+    def __init__(self, total: Decimal, max_total: Decimal) -> None:
+        message = f"The order's total {total} is over the most an order may cost ({max_total})"
+        super().__init__(message, details=[{"field": "total", "message": message, "max": str(max_total)}])
+
+
 class HoldNotFound(NotFound):
     message = "Hold not found"
 

@@ -94,7 +94,9 @@ async def remove_book(book_id: str, _: Admin, store: StoreDep) -> None:
 
 @internal.post("", status_code=201)
 async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep, response: Response) -> HoldOut:
-    hold, created = await services.hold_stock(store, body.order_id, body.wanted(), settings.hold_ttl_seconds)
+    hold, created = await services.hold_stock(
+        store, body.order_id, body.wanted(), settings.hold_ttl_seconds, body.max_total
+    )
     if not created:
         response.status_code = 200
     return HoldOut.of(hold)

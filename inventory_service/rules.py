@@ -4,12 +4,15 @@ the data is, so buyers of one book never retry against each other. On Redis each
 written to the same documents and answer alike, and the behaviour suites run both.
 
 A script replies one JSON text: `{"made": bool, "hold": doc}` or `{"book": doc}` when it decided,
-else `{"short": [...]}`, `{"conflict": message}`, `{"low": book doc}`, `{"high": book doc}`,
-`{"missing": true}`, `{"gone": true}` (no hold to expire) or `{"unsure": true}` (see `_EXPIRE`)."""
+else `{"short": [...]}`, `{"too_large": cents}`, `{"conflict": message}`, `{"low": book doc}`,
+`{"high": book doc}`, `{"missing": true}`, `{"gone": true}` (no hold to expire) or `{"unsure": true}`
+(see `_EXPIRE`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from inventory_service import documents
@@ -25,16 +28,23 @@ from inventory_service.domain import (
     InsufficientStock,
     NotEnoughStock,
     TooMuchStock,
+    TotalTooLarge,
 )
 from shared.store.docs import Rule
 
 # KEYS: the hold, its open-hold marker, each wanted book; then their tables' key sets.
-# ARGV: prefix, order id, expires_at, then book id and quantity for each line, in KEYS' order.
+# ARGV: prefix, order id, expires_at, the most the lines may cost in cents ('' for no bound), then
+# book id and quantity for each line, in KEYS' order. Prices are decimal strings with at most two
+# places (Money), so the total is summed exactly in integer cents (below 2^53 by the input bounds).
 _HOLD = """
 local n = #KEYS / 2
-local order_id, expires_at = ARGV[2], ARGV[3]
+local order_id, expires_at, max_cents = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local function cents(text)
+  local whole, fraction = string.match(text, '^(%d+)%.?(%d*)$')
+  return tonumber(whole) * 100 + tonumber(string.sub(fraction .. '00', 1, 2))
+end
 local wanted = {}
-for i = 4, #ARGV, 2 do wanted[#wanted + 1] = {ARGV[i], tonumber(ARGV[i + 1])} end
+for i = 5, #ARGV, 2 do wanted[#wanted + 1] = {ARGV[i], tonumber(ARGV[i + 1])} end
 local existing = redis.call('GET', KEYS[1])
 if existing then
   local lines = cjson.decode(existing).lines
@@ -58,6 +68,11 @@ for i, w in ipairs(wanted) do
   books[i] = book
 end
 if #short > 0 then return cjson.encode({short = short}) end
+if max_cents then
+  local total = 0
+  for i, w in ipairs(wanted) do total = total + cents(books[i].price) * w[2] end
+  if total > max_cents then return cjson.encode({too_large = string.format('%d', total)}) end
+end
 local lines = {}
 for i, w in ipairs(wanted) do
   local book = books[i]
@@ -151,16 +166,19 @@ return '{"book":' .. changed .. '}'
 """
 
 
-def hold(order_id: str, wanted: dict[str, int], expires_at: datetime) -> Rule[tuple[Hold, bool]]:
-    args: list[str | int] = [order_id, expires_at.isoformat()]
+def hold(
+    order_id: str, wanted: dict[str, int], expires_at: datetime, max_total: Decimal | None = None
+) -> Rule[tuple[Hold, bool]]:
+    bound = "" if max_total is None else str(int(max_total * 100))
+    args: list[str | int] = [order_id, expires_at.isoformat(), bound]
     for book_id, quantity in wanted.items():
         args += [book_id, quantity]
     return Rule(
         _HOLD,
         [(HOLDS, order_id), (OPEN_HOLDS, order_id), *((BOOKS, book_id) for book_id in wanted)],
         args,
-        _hold_answer,
-        lambda tx: documents.hold(tx, order_id, wanted, expires_at),
+        partial(_hold_answer, max_total=max_total),
+        lambda tx: documents.hold(tx, order_id, wanted, expires_at, max_total),
     )
 
 
@@ -216,9 +234,11 @@ def adjust_stock(book_id: str, delta: int) -> Rule[Book]:
     )
 
 
-def _hold_answer(reply: dict[str, Any]) -> tuple[Hold, bool]:
+def _hold_answer(reply: dict[str, Any], max_total: Decimal | None = None) -> tuple[Hold, bool]:
     if "short" in reply:
         raise InsufficientStock(reply["short"])
+    if "too_large" in reply and max_total is not None:
+        raise TotalTooLarge(Decimal(reply["too_large"]) / 100, max_total)
     if "conflict" in reply:
         raise HoldConflict(reply["conflict"])
     if "missing" in reply:

@@ -157,6 +157,7 @@ class HoldLineIn(BaseModel):
 class HoldIn(BaseModel):
     order_id: Annotated[str, Field(min_length=1, max_length=64)]
     lines: Annotated[list[HoldLineIn], Field(min_length=1, max_length=1000)]
+    max_total: Money | None = None  # hold nothing when the lines would cost more
 
     @field_validator("lines")
     @classmethod

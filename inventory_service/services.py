@@ -4,6 +4,7 @@ domain metrics (`metrics.py`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from inventory_service import metrics
 from inventory_service.domain import (
@@ -51,10 +52,15 @@ async def remove_book(store: InventoryStore, book_id: str) -> None:
 
 
 async def hold_stock(
-    store: InventoryStore, order_id: str, wanted: dict[str, int], ttl_seconds: float
+    store: InventoryStore,
+    order_id: str,
+    wanted: dict[str, int],
+    ttl_seconds: float,
+    max_total: Decimal | None = None,
 ) -> tuple[Hold, bool]:
-    """Hold `wanted` for `order_id`; also says whether this call made the hold (False on a retry)."""
-    hold, created = await store.hold(order_id, wanted, utcnow() + timedelta(seconds=ttl_seconds))
+    """Hold `wanted` for `order_id`, none of it if it costs more than `max_total`; also says whether
+    this call made the hold (False on a retry)."""
+    hold, created = await store.hold(order_id, wanted, utcnow() + timedelta(seconds=ttl_seconds), max_total)
     return _counted("held", hold, created), created
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from functools import partial  # binds a loop's variable where a lambda would not
 from typing import Any, Protocol
 
@@ -55,8 +56,11 @@ class InventoryStore(Protocol):
     async def delete_book(self, book_id: str) -> None:
         """Remove a book; BookNotFound, or BookHeld while a hold in progress includes it."""
 
-    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
-        """Take `wanted` units out of stock for `order_id`, all lines or none (InsufficientStock).
+    async def hold(
+        self, order_id: str, wanted: dict[str, int], expires_at: datetime, max_total: Decimal | None = None
+    ) -> tuple[Hold, bool]:
+        """Take `wanted` units out of stock for `order_id`, all lines or none (InsufficientStock),
+        and none when they would cost more than `max_total` (TotalTooLarge).
 
         Also says whether this call made the hold (False when it existed: a retry)."""
 
@@ -151,8 +155,10 @@ class DocInventoryStore:
         doc = await self.docs.get(HOLDS, order_id)
         return Hold.from_doc(doc) if doc else None
 
-    async def hold(self, order_id: str, wanted: dict[str, int], expires_at: datetime) -> tuple[Hold, bool]:
-        return await self.docs.decide(rules.hold(order_id, wanted, expires_at))
+    async def hold(
+        self, order_id: str, wanted: dict[str, int], expires_at: datetime, max_total: Decimal | None = None
+    ) -> tuple[Hold, bool]:
+        return await self.docs.decide(rules.hold(order_id, wanted, expires_at, max_total))
 
     async def commit(self, order_id: str) -> tuple[Hold, bool]:
         return await self.docs.decide(rules.settle(order_id, "held", "committed", restock=False))

@@ -9,9 +9,8 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
-from sales_service import reconcile, services
+from sales_service import reconcile, recovery
 from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPayments
 from sales_service.routes import internal, orders
 from sales_service.settings import SalesSettings
@@ -19,9 +18,8 @@ from sales_service.store import DocSalesStore, SalesStore
 from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
-from shared.idempotency import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware, purging
-from shared.store import Tables
-from shared.store.docs import TablesDocs, make_docs
+from shared.idempotency import purging
+from shared.store.docs import make_docs
 from shared.tasks import periodic
 
 
@@ -35,17 +33,15 @@ def create_app(
     """The sales app; `store`, `inventory` (what answers for the inventory service) and `payments`
     (the provider) replace the real ones."""
     settings = settings or SalesSettings()
-    # An injected store keeps its own data; its idempotency keys get fresh tables.
-    docs = make_docs(settings, "sales") if store is None else TablesDocs(Tables())
-    the_store = store or DocSalesStore(docs)
-    idempotency = DocsIdempotencyStore(docs)
+    # Idempotency-Keys live with the orders they placed.
+    the_store = store or DocSalesStore(make_docs(settings, "sales"), settings.idempotency_max_keys)
     upstream = Upstream.from_settings(
         "inventory", settings.inventory_url if inventory is None else inventory, settings
     )
     the_inventory = reconcile.HoldsClient(upstream)
     the_payments = TimedPayments(payments or _simulated(settings), settings.payment_timeout_seconds)
     grace = timedelta(seconds=settings.recovery_grace_seconds)
-    recover = partial(services.recover_pending, the_store, the_inventory, the_payments, grace)
+    recover = partial(recovery.recover_pending, the_store, the_inventory, the_payments, grace)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,24 +52,17 @@ def create_app(
             await resources.enter_async_context(
                 periodic("recover-orders", settings.recovery_interval_seconds, recover)
             )
-            await resources.enter_async_context(purging(idempotency, settings.idempotency_ttl_hours))
+            await resources.enter_async_context(purging(the_store.purge_keys, settings.idempotency_ttl_hours))
             if settings.reconcile_on_start:
                 await resources.enter_async_context(
                     reconcile.on_start(the_store, the_inventory, settings.recovery_interval_seconds)
                 )
             yield
 
-    idempotent = Middleware(
-        IdempotencyMiddleware,
-        store=idempotency,
-        routes={("POST", "/api/orders")},
-        stale_after=STALE_AFTER_SECONDS,
-    )
     app = create_service_app(
         title="Sales service",
         lifespan=lifespan,
         routers=[orders, internal],
-        middleware=[idempotent],
         internal_secret=settings.internal_secret,
         admission=Bounds.from_settings(settings),
     )

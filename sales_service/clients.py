@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from sales_service.domain import OutOfStock
+from sales_service.domain import MAX_TOTAL, OrderTooLarge, OutOfStock
 from shared.errors import Conflict, ServiceUnavailable
 from shared.http import Upstream, UpstreamResponse
 from shared.retry import retry_idempotent
@@ -23,7 +23,8 @@ class Inventory(Protocol):
     """The inventory service as sales needs it: stock held for an order, then settled one way."""
 
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
-        """Hold every line or none (OutOfStock); the unit price of each held book."""
+        """Hold every line or none (OutOfStock, or OrderTooLarge when they would cost more than
+        MAX_TOTAL); the unit price of each held book."""
 
     async def commit(self, order_id: str) -> None: ...
 
@@ -42,11 +43,17 @@ class InventoryClient:
     async def hold(self, order_id: str, wanted: dict[str, int]) -> dict[str, Decimal]:
         lines = [{"book_id": book_id, "quantity": quantity} for book_id, quantity in wanted.items()]
         response = await retry_idempotent(  # a hold is keyed by order id: a retry never holds twice
-            lambda: self.upstream.call("POST", "/internal/holds", json={"order_id": order_id, "lines": lines})
+            lambda: self.upstream.call(
+                "POST",
+                "/internal/holds",
+                json={"order_id": order_id, "lines": lines, "max_total": str(MAX_TOTAL)},
+            )
         )
         if response.status_code in (200, 201):
             return _prices(response, order_id, wanted)
         body = _json(response)
+        if response.status_code == 400 and _refuses_total(body):
+            raise OrderTooLarge(str(body.get("error") or "") or None)
         if response.status_code == 409 and isinstance(details := body.get("details"), list):
             raise OutOfStock(str(body.get("error", "Books not available")), details=details)
         raise _unexpected(response)
@@ -100,6 +107,13 @@ def _json(response: UpstreamResponse) -> dict[str, object]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _refuses_total(body: dict[str, object]) -> bool:
+    details = body.get("details")
+    return isinstance(details, list) and any(
+        isinstance(d, dict) and d.get("field") == "total" for d in details
+    )
 
 
 def _unexpected(response: UpstreamResponse) -> ServiceUnavailable:

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sales_service.clients import Inventory
 from sales_service.payments import PaymentProvider
 from sales_service.reconcile import HoldsClient
+from sales_service.settings import SalesSettings
 from sales_service.store import SalesStore
 
 
@@ -30,6 +31,12 @@ async def _payments(request: Request) -> PaymentProvider:
     return payments
 
 
+async def _settings(request: Request) -> SalesSettings:
+    settings: SalesSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[SalesSettings, Depends(_settings)]
 StoreDep = Annotated[SalesStore, Depends(_store)]
 InventoryDep = Annotated[Inventory, Depends(_inventory)]
 HoldsDep = Annotated[HoldsClient, Depends(_holds)]

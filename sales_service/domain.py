@@ -8,11 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from shared.errors import AppError, BadRequest, Conflict, NotFound
+from shared.errors import AppError, BadRequest, Conflict, NotFound, ServiceUnavailable
 
 OrderStatus = Literal["Pending", "Confirmed", "Shipped", "Delivered", "Cancelled", "Failed"]
 PaymentStatus = Literal["Pending", "Paid", "Declined", "Refunded"]
 PaymentMethod = Literal["credit_card", "debit_card", "paypal"]
+# The most an order may cost: what the contract's money (12 digits, 2 of them decimals) can carry.
+MAX_TOTAL = Decimal("9999999999.99")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +130,73 @@ class OutOfStock(BadRequest):
     """Inventory could not hold every line; nothing is held and nothing is charged."""
 
 
+class OrderTooLarge(BadRequest):
+    """The order would cost more than MAX_TOTAL; nothing is held and nothing is charged."""
+
+    def __init__(self, message: str | None = None) -> None:
+        message = message or f"The order's total is over the most an order may cost ({MAX_TOTAL})"
+        super().__init__(message, details=[{"field": "total", "message": message, "max": str(MAX_TOTAL)}])
+
+
 class PaymentDeclined(AppError):
     status = 402
     message = "Payment declined"
 
     def __init__(self, order_id: str) -> None:
         super().__init__(extra={"order_id": order_id})
+
+
+class AlreadyPlaced(Conflict):
+    """The Idempotency-Key is bound to an order already: answer from that order."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"Order {order_id} was placed with this Idempotency-Key")
+        self.order_id = order_id
+
+
+class OrderInProgress(Conflict):
+    """A retry of a request whose order is still being placed: ask again shortly."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still in progress",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            extra={"order_id": order_id},
+        )
+
+
+class OrderFailed(Conflict):
+    """A retry of a request whose order failed (its payment could not be taken, or was refunded)."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(
+            f"Order {order.order_id} failed; payment {order.payment_status.lower()}",
+            extra={"order_id": order.order_id},
+        )
+
+
+class HandedOver(ServiceUnavailable):
+    """The saga stopped before it finished (shutdown, or it ran past its lease): recovery finishes
+    the order; a retry with the same Idempotency-Key answers from it."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            f"Order {order_id} is being completed; retry with the same Idempotency-Key",
+            retry_after=RETRY_AFTER_SECONDS,
+            extra={"order_id": order_id},
+        )
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def answer(order: Order) -> Order:
+    """What a request that placed `order` gets now: the order once placed (Confirmed or later), its
+    failure once Failed (402 if declined), and OrderInProgress (409, Retry-After) while Pending."""
+    if order.status == "Pending":
+        raise OrderInProgress(order.order_id)
+    if order.status == "Failed":
+        if order.payment_status == "Declined":
+            raise PaymentDeclined(order.order_id)
+        raise OrderFailed(order)
+    return order

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sales_service import reconcile, services
-from sales_service.deps import HoldsDep, InventoryDep, PaymentsDep, StoreDep
+from sales_service.deps import HoldsDep, InventoryDep, PaymentsDep, SettingsDep, StoreDep
 from sales_service.domain import OrderStatus
 from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody, ReconciledOut
+from shared.idempotency import request_key
 from shared.schemas import error_responses
 from shared.web import Caller, IdempotencyKey, Paging, page_headers
 
@@ -25,7 +26,9 @@ internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_sc
         {
             400: "Invalid order, or a book unknown or short of stock (details per book)",
             403: "A customer ordering for another customer",
-            409: "Idempotency-Key reused with another body, or still in progress",
+            409: "Idempotency-Key reused with another body; or its order is still being placed "
+            "(Retry-After, order_id), or failed (order_id)",
+            429: "Too many Idempotency-Keys held by this caller",
             503: "Inventory or the payment provider is unavailable",
             504: "Inventory did not answer in time",
         }
@@ -34,14 +37,18 @@ internal = APIRouter(prefix="/internal/orders", tags=["internal"], include_in_sc
 )
 async def place_order(
     body: OrderIn,
+    request: Request,
+    response: Response,
     caller: Caller,
     store: StoreDep,
     inventory: InventoryDep,
     payments: PaymentsDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry safely."""
-    order = await services.place_order(
+    """Holds the books in inventory, takes payment, then confirms. Send `Idempotency-Key` to retry
+    safely: a retry is answered from the order the key placed, as it is now."""
+    order, replayed = await services.place_order(
         store,
         inventory,
         payments,
@@ -50,7 +57,11 @@ async def place_order(
         payment_method=body.payment_method,
         payment_token=body.payment_token,
         principal=caller,
+        key=await request_key(request),
+        lease_seconds=settings.recovery_grace_seconds,
     )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return OrderOut.of(order)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from sales_service.domain import Order, OrderLine, OrderStatus, PaymentMethod, PaymentStatus, merge_lines
-from shared.schemas import WHOLE, ErrorBody, Identifier, Money
+from shared.schemas import WHOLE, ErrorBody, Identifier, StoredMoney
 
 
 class OrderLineIn(BaseModel):
@@ -31,14 +31,14 @@ class OrderIn(BaseModel):
 class OrderLineOut(BaseModel):
     book_id: str
     quantity: int
-    unit_price: Money | None
+    unit_price: StoredMoney | None
 
 
 class OrderOut(BaseModel):
     order_id: str
     customer_id: str
     books: list[OrderLineOut]
-    total_amount: Money
+    total_amount: StoredMoney
     status: OrderStatus
     payment_status: PaymentStatus
     created_at: datetime

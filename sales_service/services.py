@@ -1,32 +1,40 @@
 """Sales' use cases. `place_order` is the selling saga: hold stock, take payment, commit the hold.
 The domain metrics (`metrics.py`: orders by outcome, payments) are counted here.
 
-Every step is keyed by the order id and so idempotent; the order is stored `Pending` before the
-first step and its payment recorded before the commit, so `recover_order` can finish or undo a
-saga that a crash interrupted, without losing a unit or selling one twice.
+Every step is keyed by the order id and so idempotent; the order is stored `Pending` (leased to
+its saga, its Idempotency-Key bound) before the first step and its payment recorded before the
+commit, so `recovery.recover_order` can finish or undo a saga that a crash or a shutdown
+interrupted, without losing a unit or selling one twice. Every status change is a
+compare-and-set (`SalesStore.swap_order`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
 from sales_service import metrics
 from sales_service.clients import HoldLost, Inventory
 from sales_service.domain import (
+    MAX_TOTAL,
+    AlreadyPlaced,
+    HandedOver,
     Order,
     OrderLine,
     OrderNotFound,
     OrderStatus,
+    OrderTooLarge,
     OutOfStock,
-    PaymentDeclined,
     PaymentMethod,
+    answer,
 )
+from sales_service.lease import Saga
 from sales_service.payments import Charge, PaymentProvider, PaymentTimeout, PaymentUnavailable
 from sales_service.store import SalesStore
 from shared.clock import utcnow
 from shared.errors import AppError, Forbidden, ServiceUnavailable
+from shared.idempotency import Key
 from shared.paging import Page
 from shared.principal import Principal
 from shared.retry import retry_idempotent
@@ -44,57 +52,114 @@ async def place_order(
     payment_method: PaymentMethod,
     payment_token: str | None,
     principal: Principal,
-) -> Order:
+    key: Key | None = None,
+    lease_seconds: float = 30.0,
+) -> tuple[Order, bool]:
+    """The order placed, and whether it was placed before: a retry with the Idempotency-Key `key`
+    is answered from the order the key is bound to, as that order is now (`answer`)."""
     if not principal.owns(customer_id):
         raise Forbidden("Customers may order only for themselves")
-    order = await store.add_order(Order("", customer_id, lines, payment_method, utcnow()))
+    if key is not None and (placed := await store.keyed_order(key)) is not None:
+        return await _answer_retry(store, placed), True
+    saga = Saga(store, lease_seconds, key)
+    draft = Order("", customer_id, lines, payment_method, utcnow())
     try:
-        prices = await inventory.hold(order.order_id, order.wanted())
-    except OutOfStock:
-        await store.delete_order(order.order_id)  # never acknowledged: nothing held, nothing charged
-        metrics.order("rejected")
+        order = await store.add_order(draft, saga.lease(), key)
+    except AlreadyPlaced as exc:  # a concurrent request with the same key won
+        return await _answer_retry(store, exc.order_id), True
+    try:
+        return await _run(saga, inventory, payments, order, payment_token), False
+    except asyncio.CancelledError:
+        # A graceful shutdown ran out of time: the order, its state and its key are in the store,
+        # recovery finishes it; the client is told which order, and a retry answers from it.
+        if (task := asyncio.current_task()) is not None:
+            task.uncancel()
+        await saga.end(order.order_id)
+        raise HandedOver(order.order_id) from None
+    except BaseException:
+        # Handed over: whatever stopped the saga, recovery may finish the order from now on. (A
+        # saga that finished settled its order, and settling an order drops its lease.)
+        await saga.end(order.order_id)
         raise
-    except AppError:
-        await _release_quietly(inventory, order.order_id)  # the hold may have landed before a timeout
-        await store.delete_order(order.order_id)
-        metrics.order("rejected")
-        raise
+
+
+async def _answer_retry(store: SalesStore, order_id: str) -> Order:
+    order = await store.get_order(order_id)
+    if order is None:  # deleted with its key in one transaction: only a purge race gets here
+        raise OrderNotFound()
+    return answer(order)
+
+
+async def _run(
+    saga: Saga, inventory: Inventory, payments: PaymentProvider, order: Order, payment_token: str | None
+) -> Order:
+    store = saga.store
+    prices = await _hold(store, inventory, order, saga.key)
     order = order.priced(prices)
+    await saga.renew(order)
     try:
         charge = await take_payment(
-            payments, order.order_id, order.total_amount, payment_method, payment_token
+            payments, order.order_id, order.total_amount, order.payment_method, payment_token
         )
     except PaymentUnavailable:  # down, or too slow (PaymentTimeout): 503 with Retry-After
         await _void(store, inventory, payments, order)
         raise
     if not charge.approved:
-        await store.save_order(order.moved("Failed", "Declined"))
-        metrics.order("declined")
+        current, moved = await store.swap_order(order, order.moved("Failed", "Declined"))
+        if moved:
+            metrics.order("declined")
+            await _release_quietly(inventory, order.order_id)
+        return answer(current)
+    paid, moved = await store.swap_order(order, order.moved("Pending", "Paid"))
+    if not moved:  # recovery failed the order meanwhile (and may have refunded before this charge)
+        await refund_payment(payments, order.order_id)
+        return answer(paid)
+    return await _confirm(store, inventory, payments, paid)
+
+
+async def _hold(store: SalesStore, inventory: Inventory, order: Order, key: Key | None) -> dict[str, Decimal]:
+    """The held lines' prices; an order refused here is deleted and its key freed: it kept nothing."""
+    try:
+        prices = await inventory.hold(order.order_id, order.wanted())
+    except (OutOfStock, OrderTooLarge):
+        await store.delete_order(order.order_id, key)  # never acknowledged: nothing held, nothing charged
+        metrics.order("rejected")
+        raise
+    except AppError:
+        await _release_quietly(inventory, order.order_id)  # the hold may have landed before a timeout
+        await store.delete_order(order.order_id, key)
+        metrics.order("rejected")
+        raise
+    if order.priced(prices).total_amount > MAX_TOTAL:  # an inventory that ignored max_total
         await _release_quietly(inventory, order.order_id)
-        raise PaymentDeclined(order.order_id)
-    order = order.moved("Pending", "Paid")
-    await store.save_order(order)
-    return await _confirm(store, inventory, payments, order)
+        await store.delete_order(order.order_id, key)
+        metrics.order("rejected")
+        raise OrderTooLarge()
+    return prices
 
 
 async def _confirm(store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order) -> Order:
-    """Commit a paid order's hold; if the hold is gone, refund and fail the order."""
+    """Commit a paid order's hold; if the hold is gone, refund and fail the order. The order as it
+    is now: one another saga or a delivery moved on meanwhile is left as it is."""
     try:
         await retry_idempotent(lambda: inventory.commit(order.order_id))
     except HoldLost:
         await refund_payment(payments, order.order_id)
-        await store.save_order(order.moved("Failed", "Refunded"))
-        metrics.order("failed")
-        raise
+        current, moved = await store.swap_order(order, order.moved("Failed", "Refunded"))
+        if moved:
+            metrics.order("failed")
+            raise
+        return current
     except AppError as exc:
         # Paid and held: recovery commits it once inventory answers again.
         raise ServiceUnavailable(
-            f"{exc.message}; order {order.order_id} will be confirmed when it recovers"
+            f"{exc.message}; order {order.order_id} will be confirmed when it recovers",
+            extra={"order_id": order.order_id},
         ) from exc
-    order = order.moved("Confirmed")
-    await store.save_order(order)
-    metrics.order("confirmed")
-    return order
+    current, moved = await store.swap_order(order, order.moved("Confirmed"))
+    if moved:
+        metrics.order("confirmed")
+    return current
 
 
 async def _release_quietly(inventory: Inventory, order_id: str) -> None:
@@ -118,8 +183,9 @@ async def _void(store: SalesStore, inventory: Inventory, payments: PaymentProvid
             "void failed; recovery retries it", extra={"order_id": order.order_id, "error": exc.message}
         )
         return
-    await store.save_order(order.moved("Failed", "Refunded" if refunded else None))
-    metrics.order("failed")
+    _, moved = await store.swap_order(order, order.moved("Failed", "Refunded" if refunded else None))
+    if moved:
+        metrics.order("failed")
 
 
 async def take_payment(
@@ -200,9 +266,8 @@ async def _refund_cancelled(
 ) -> Order:
     await refund_payment(payments, order.order_id)
     await retry_idempotent(lambda: inventory.return_units(order.order_id))
-    refunded = order.moved("Cancelled", "Refunded")
-    await store.save_order(refunded)
-    return refunded
+    current, _ = await store.swap_order(order, order.moved("Cancelled", "Refunded"))
+    return current
 
 
 async def move_for_delivery(store: SalesStore, order_id: str, status: OrderStatus) -> Order:
@@ -215,38 +280,3 @@ async def cancelled_among(store: SalesStore, order_ids: list[str]) -> list[str]:
     """Those of `order_ids` that are Cancelled orders: delivery cancels their pending deliveries."""
     orders = [await store.get_order(order_id) for order_id in order_ids]
     return [order.order_id for order in orders if order is not None and order.status == "Cancelled"]
-
-
-async def recover_order(
-    store: SalesStore, inventory: Inventory, payments: PaymentProvider, order: Order
-) -> Order:
-    """Finish a saga a crash interrupted: commit what was paid, undo what was not, and complete the
-    refund of a cancelled order."""
-    if order.status == "Cancelled":
-        return await _refund_cancelled(store, inventory, payments, order)
-    if order.payment_status == "Paid":
-        try:
-            return await _confirm(store, inventory, payments, order)
-        except HoldLost:
-            return order.moved("Failed", "Refunded")
-    await inventory.release(order.order_id)
-    refunded = await refund_payment(payments, order.order_id)  # void a charge a crash may have hidden
-    failed = order.moved("Failed", "Refunded" if refunded else None)
-    await store.save_order(failed)
-    metrics.order("failed")
-    return failed
-
-
-async def recover_pending(
-    store: SalesStore, inventory: Inventory, payments: PaymentProvider, grace: timedelta
-) -> list[Order]:
-    """Resolve every order still `Pending` after `grace` (longer than any saga takes)."""
-    cutoff = utcnow() - grace
-    resolved = []
-    for order in await store.pending_orders():
-        if order.created_at < cutoff or order.status == "Cancelled":
-            try:
-                resolved.append(await recover_order(store, inventory, payments, order))
-            except AppError as exc:
-                log.warning("recovery postponed", extra={"order_id": order.order_id, "error": exc.message})
-    return resolved

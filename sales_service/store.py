@@ -3,14 +3,17 @@ the JSON journal, or Redis shared by several instances)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
-from sales_service.domain import Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
+from sales_service.domain import AlreadyPlaced, Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
+from shared import idempotency
+from shared.idempotency import Key
 from shared.paging import Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
-ORDERS, PENDING = "orders", "pending"
+ORDERS, PENDING, LEASES = "orders", "pending", "leases"
 ORDER_NUMBERS = "order"  # the counter of order numbers
 
 
@@ -18,14 +21,37 @@ class SalesStore(Protocol):
     """Orders by id. Every method is atomic; ids are `order_<n>`, increasing, never reused (an add
     that fails after it took its number leaves a gap)."""
 
-    async def add_order(self, draft: Order) -> Order:
-        """Store `draft` under the next order id and return it with that id."""
+    async def add_order(
+        self, draft: Order, lease: tuple[str, float] | None = None, key: Key | None = None
+    ) -> Order:
+        """Store `draft` under the next order id and return it with that id; with `lease` (owner,
+        until) the order is leased to its saga, and `key` bound to it, in the same transaction.
+        AlreadyPlaced (nothing stored) when `key` is bound to another order already."""
 
-    async def save_order(self, order: Order) -> None: ...
+    async def keyed_order(self, key: Key) -> str | None:
+        """The order `key` is bound to; KeyReused when it came with another body."""
+
+    async def purge_keys(self, older_than: float) -> int:
+        """Forget the idempotency keys bound before `older_than` (epoch seconds)."""
+
+    async def save_order(self, order: Order) -> None:
+        """Write `order` blindly (tests and set-up only: the use cases move orders by `swap_order`)."""
+
+    async def swap_order(self, expected: Order, new: Order) -> tuple[Order, bool]:
+        """Compare-and-set: store `new` if the stored order still has `expected`'s status and
+        payment status; otherwise change nothing. The order as stored now, and whether it moved."""
+
+    async def lease_order(self, order_id: str, owner: str, until: float) -> bool:
+        """Take (or renew) the order's lease for `owner` until `until` (epoch seconds), unless
+        another owner holds one that has not run out. Whether `owner` holds it now."""
+
+    async def end_lease(self, order_id: str, owner: str) -> None:
+        """Give the lease back, if `owner` holds it."""
 
     async def get_order(self, order_id: str) -> Order | None: ...
 
-    async def delete_order(self, order_id: str) -> None: ...
+    async def delete_order(self, order_id: str, key: Key | None = None) -> None:
+        """Delete an order that was never acknowledged, and free `key`: it kept nothing."""
 
     async def move_order(
         self, order_id: str, to: OrderStatus, payment_status: PaymentStatus | None = None
@@ -51,13 +77,24 @@ class SalesStore(Protocol):
 class DocSalesStore:
     """The sales store on any `Docs` backend."""
 
-    def __init__(self, docs: Docs | Tables) -> None:
+    def __init__(self, docs: Docs | Tables, max_keys: int = idempotency.MAX_KEYS_PER_PRINCIPAL) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
+        self.max_keys = max_keys  # Idempotency-Keys one caller may hold
         self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]})
 
-    async def add_order(self, draft: Order) -> Order:
+    async def add_order(
+        self, draft: Order, lease: tuple[str, float] | None = None, key: Key | None = None
+    ) -> Order:
         order = draft.with_id(f"order_{await self.docs.next_number(ORDER_NUMBERS)}")
-        await self.save_order(order)
+
+        async def work(tx: Tx) -> None:
+            if key is not None and (placed := await idempotency.bind(tx, key, order.order_id, self.max_keys)):
+                raise AlreadyPlaced(placed)
+            _put(tx, order)
+            if lease is not None:
+                tx.put(LEASES, order.order_id, {"owner": lease[0], "until": lease[1]})
+
+        await self.docs.atomic(work)
         return order
 
     async def save_order(self, order: Order) -> None:
@@ -66,14 +103,54 @@ class DocSalesStore:
 
         await self.docs.atomic(work)
 
+    async def swap_order(self, expected: Order, new: Order) -> tuple[Order, bool]:
+        async def work(tx: Tx) -> tuple[Order, bool]:
+            doc = await tx.get(ORDERS, expected.order_id)
+            if doc is None:
+                raise OrderNotFound()
+            current = Order.from_doc(doc)
+            if (current.status, current.payment_status) != (expected.status, expected.payment_status):
+                return current, False
+            _put(tx, new)
+            return new, True
+
+        return await self.docs.atomic(work)
+
+    async def lease_order(self, order_id: str, owner: str, until: float) -> bool:
+        async def work(tx: Tx) -> bool:
+            held = await tx.get(LEASES, order_id)
+            if held is not None and held["owner"] != owner and held["until"] > time.time():
+                return False
+            tx.put(LEASES, order_id, {"owner": owner, "until": until})
+            return True
+
+        return await self.docs.atomic(work)
+
+    async def end_lease(self, order_id: str, owner: str) -> None:
+        async def work(tx: Tx) -> None:
+            held = await tx.get(LEASES, order_id)
+            if held is not None and held["owner"] == owner:
+                tx.delete(LEASES, order_id)
+
+        await self.docs.atomic(work)
+
     async def get_order(self, order_id: str) -> Order | None:
         doc = await self.docs.get(ORDERS, order_id)
         return Order.from_doc(doc) if doc else None
 
-    async def delete_order(self, order_id: str) -> None:
+    async def keyed_order(self, key: Key) -> str | None:
+        return await self.docs.atomic(lambda tx: idempotency.bound(tx, key))
+
+    async def purge_keys(self, older_than: float) -> int:
+        return await idempotency.purge(self.docs, older_than)
+
+    async def delete_order(self, order_id: str, key: Key | None = None) -> None:
         async def work(tx: Tx) -> None:
+            if key is not None:
+                await idempotency.unbind(tx, key.digest)
             tx.delete(ORDERS, order_id)
             tx.delete(PENDING, order_id)
+            tx.delete(LEASES, order_id)
 
         await self.docs.atomic(work)
 
@@ -126,6 +203,7 @@ def _put(tx: Tx, order: Order) -> None:
         tx.put(PENDING, order.order_id, True)
     else:
         tx.delete(PENDING, order.order_id)
+        tx.delete(LEASES, order.order_id)  # a settled order has nothing left to own
 
 
 def _number(doc: dict[str, Any]) -> int:

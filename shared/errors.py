@@ -67,8 +67,10 @@ class ServiceUnavailable(AppError):
     status = 503
     message = "Service unavailable"
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, extra=extra)
 
 
 class UpstreamTimeout(AppError):

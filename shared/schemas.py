@@ -14,6 +14,12 @@ Money = Annotated[
     Field(max_digits=12, decimal_places=2, examples=[15.99]),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
+# Money already stored, on its way out: never checked again (a stored amount must always render).
+StoredMoney = Annotated[
+    Decimal,
+    Field(examples=[15.99]),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
 
 # An id that goes into a path between the services (books, orders): validated where it comes in, so
 # no `/`, `%` or space can make it name another resource (400, never a 404 or 405 upstream).

@@ -70,7 +70,8 @@ def page_headers(request: Request, response: Response, page: Page[Any]) -> None:
         response.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
 
 
-# Handled by shared.idempotency's middleware; declared on routes so the API description shows it.
+# Read by the route (shared.idempotency.request_key) or by shared.idempotency_middleware; declared on
+# routes so the API description shows it.
 IdempotencyKey = Annotated[
     str | None,
     Header(

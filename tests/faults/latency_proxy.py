@@ -24,6 +24,10 @@ class LatencyProxy:
         self._refuse = False
         self.connections = 0  # accepted from clients
         self.chunks = 0  # received from clients, counted on arrival (each goes on after the delay)
+        self.forwarded = 0  # sent on to the server, after their delay
+        self.answers = 0  # chunks from the server, relayed to clients
+        self.marker = b""  # chunks containing it are held back by the next of `held_back`'s delays
+        self.held_back: list[float] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -97,7 +101,7 @@ class LatencyProxy:
         async def receive() -> None:
             async for chunk in _chunks(reader):
                 self.chunks += 1
-                due.put_nowait((loop.time() + self.delay, chunk))
+                due.put_nowait((loop.time() + self._delay_of(chunk), chunk))
             due.put_nowait((loop.time(), b""))
 
         receiving = asyncio.create_task(receive())
@@ -107,10 +111,25 @@ class LatencyProxy:
                 if not chunk:
                     return
                 await asyncio.sleep(max(0.0, at - loop.time()))
+                self.forwarded += 1
                 yield chunk
         finally:
             receiving.cancel()
             await asyncio.gather(receiving, return_exceptions=True)
+
+    async def _answers(self, reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
+        async for chunk in _chunks(reader):
+            self.answers += 1
+            yield chunk
+
+    def hold_back(self, marker: bytes, *delays: float) -> None:
+        """Hold the next chunks that contain `marker` for `delays` seconds, one delay each."""
+        self.marker, self.held_back = marker, list(delays)
+
+    def _delay_of(self, chunk: bytes) -> float:
+        if self.marker and self.held_back and self.marker in chunk:
+            return self.held_back.pop(0)
+        return self.delay
 
     async def _pipe(self, chunks: AsyncGenerator[bytes, None], writer: asyncio.StreamWriter) -> None:
         """Copy until the source ends, then close the far side (which ends the other direction)."""

@@ -15,6 +15,7 @@ from inventory_service.domain import (
     HoldConflict,
     HoldNotFound,
     InsufficientStock,
+    TotalTooLarge,
 )
 from inventory_service.store import DocInventoryStore
 from tests.integration.inventory.books import (
@@ -55,6 +56,23 @@ async def test_a_hold_is_all_or_nothing_across_books(store: DocInventoryStore) -
     assert refused.value.details == [{"book_id": "456", "requested": 31, "available": 30}]
     assert await stock(store) == FULL_STOCK
     assert await store.get_hold("order_1") is None
+
+
+async def test_a_hold_over_its_max_total_holds_nothing_and_one_at_it_is_taken(
+    store: DocInventoryStore,
+) -> None:
+    """The money bound is decided with the stock, on every backend (Redis: inside the script)."""
+    wanted = {"123": 2, "456": 1}  # 2 x 15.99 + 12.99 = 44.97
+    with pytest.raises(TotalTooLarge) as refused:
+        await store.hold("order_1", wanted, LATER, Decimal("44.96"))
+
+    assert refused.value.status == 400
+    assert refused.value.details[0]["field"] == "total"
+    assert "44.97" in refused.value.message
+    assert await stock(store) == FULL_STOCK
+    assert await store.get_hold("order_1") is None
+    hold, created = await store.hold("order_1", wanted, LATER, Decimal("44.97"))
+    assert created and hold.quantities() == wanted
 
 
 async def test_an_unknown_book_in_a_hold_is_available_zero(store: DocInventoryStore) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from sales_service.domain import Order, OrderLine
+from sales_service.domain import AlreadyPlaced, Order, OrderLine
 from sales_service.store import DocSalesStore
+from shared.errors import Conflict
+from shared.idempotency import KEYS, Key, KeyReused, TooManyKeys
 from shared.store import Tables
-from shared.store.docs import Docs
+from shared.store.docs import Docs, Tx
 
 ORDERED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -101,3 +104,97 @@ async def test_the_json_store_keeps_orders_pending_ones_and_the_id_sequence_acro
         assert (await store.add_order(a_draft())).order_id == "order_4"
     finally:
         await store.close()
+
+
+# --- compare-and-set moves and leases (issue 14) -------------------------------------------------
+
+
+async def test_a_swap_from_a_status_the_order_has_left_changes_nothing(store: DocSalesStore) -> None:
+    """Scenario 2 at the store: a copy read while Pending/Paid must not write over Shipped."""
+    stale = (await store.add_order(a_draft())).moved("Pending", "Paid")
+    await store.save_order(stale.moved("Shipped"))
+
+    current, moved = await store.swap_order(stale, stale.moved("Confirmed"))
+
+    assert not moved
+    assert current == stale.moved("Shipped")
+    assert await store.get_order("order_1") == stale.moved("Shipped")
+
+
+async def test_of_concurrent_swaps_from_one_status_exactly_one_wins(store: DocSalesStore) -> None:
+    pending = await store.add_order(a_draft())
+    targets = [pending.moved("Failed", "Refunded"), pending.moved("Pending", "Paid")] * 10
+
+    results = await asyncio.gather(*(store.swap_order(pending, target) for target in targets))
+
+    winners = [current for current, moved in results if moved]
+    assert len(winners) == 1
+    assert await store.get_order("order_1") == winners[0]
+    assert all(current in (winners[0], pending) for current, _ in results)
+
+
+async def test_a_lease_belongs_to_one_owner_until_it_ends_or_runs_out(store: DocSalesStore) -> None:
+    order = await store.add_order(a_draft(), ("saga", time.time() + 60))
+
+    assert not await store.lease_order(order.order_id, "recovery", time.time() + 60)
+    assert await store.lease_order(order.order_id, "saga", time.time() + 60)  # renewed
+    await store.end_lease(order.order_id, "recovery")  # not its lease: nothing happens
+    assert not await store.lease_order(order.order_id, "recovery", time.time() + 60)
+    await store.end_lease(order.order_id, "saga")
+    assert await store.lease_order(order.order_id, "recovery", time.time() - 1)  # already run out
+    assert await store.lease_order(order.order_id, "other", time.time() + 60)
+    results = await asyncio.gather(
+        *(store.lease_order(order.order_id, f"r{n}", time.time() + 60) for n in range(10))
+    )
+    assert results == [False] * 10
+    await store.end_lease(order.order_id, "other")
+    results = await asyncio.gather(
+        *(store.lease_order(order.order_id, f"r{n}", time.time() + 60) for n in range(10))
+    )
+    assert sorted(results) == [False] * 9 + [True]
+
+
+# --- Idempotency-Keys bound to orders (issue 14) -------------------------------------------------
+
+
+def a_key(raw: bytes, holder: bytes = b"cust_001", body: bytes = b"{}") -> Key:
+    return Key.of(raw, holder, "POST", "/api/orders", body)
+
+
+async def test_a_key_is_bound_to_the_order_it_placed_and_freed_with_a_deleted_order(docs: Docs) -> None:
+    store = DocSalesStore(docs, max_keys=2)
+    placed = await store.add_order(a_draft(), key=a_key(b"k1"))
+
+    assert await store.keyed_order(a_key(b"k1")) == placed.order_id
+    with pytest.raises(AlreadyPlaced) as again:
+        await store.add_order(a_draft(), key=a_key(b"k1"))
+    assert again.value.order_id == placed.order_id
+    with pytest.raises(KeyReused):
+        await store.keyed_order(a_key(b"k1", body=b'{"other": 1}'))
+    refused = await store.add_order(a_draft(), key=a_key(b"k2"))
+    with pytest.raises(TooManyKeys):
+        await store.add_order(a_draft(), key=a_key(b"k3"))
+    assert await store.add_order(a_draft("cust_002"), key=a_key(b"k3", b"cust_002"))
+
+    await store.delete_order(refused.order_id, a_key(b"k2"))
+
+    assert await store.keyed_order(a_key(b"k2")) is None
+    assert (await store.add_order(a_draft(), key=a_key(b"k3"))).order_id == "order_6"
+    assert await store.purge_keys(time.time() + 1) == 3
+    assert await store.keyed_order(a_key(b"k1")) is None
+
+
+async def test_a_key_recorded_before_the_upgrade_is_refused_not_run_again(docs: Docs) -> None:
+    """The middleware's old records (a whole response, no order id) are in the same table."""
+    store = DocSalesStore(docs)
+    old = a_key(b"old")
+    legacy = {"fingerprint": old.fingerprint, "state": "done", "at": time.time(), "status": 201}
+
+    async def work(tx: Tx) -> None:
+        tx.put(KEYS, old.digest, legacy)
+
+    await docs.atomic(work)
+
+    with pytest.raises(Conflict):
+        await store.keyed_order(old)
+    assert await store.purge_keys(time.time() + 1) == 1

@@ -40,15 +40,20 @@ async def test_a_retry_with_the_same_key_replays_the_first_answer_and_creates_no
     assert list(listed.json()) == ["del_1"]
 
 
-async def test_a_replay_also_repeats_a_refusal(api: httpx.AsyncClient, sales: FakeSales) -> None:
+async def test_a_refusal_binds_no_key_and_a_retry_is_asked_again(
+    api: httpx.AsyncClient, sales: FakeSales
+) -> None:
+    """A refusal kept nothing, so it is not replayed (issue 14: a replayed failure could never
+    succeed); the retry is refused again, on the order's state as it is now."""
     body = {"order_id": "order_3", "address": ADDRESS}
     first = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
     again = await api.post("/api/deliveries", json=body, headers={"Idempotency-Key": "k"})
 
     assert first.status_code == again.status_code == 409
-    assert again.json() == first.json()
-    assert again.headers["idempotent-replayed"] == "true"
-    assert len(sales.asked) == 1
+    assert again.json()["error"] == first.json()["error"]
+    assert "idempotent-replayed" not in again.headers
+    assert len(sales.asked) == 2
+    assert (await api.get("/api/deliveries")).json() == {}
 
 
 async def test_the_same_key_with_another_body_is_409_and_creates_nothing(api: httpx.AsyncClient) -> None:

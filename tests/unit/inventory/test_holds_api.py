@@ -38,6 +38,20 @@ async def test_an_http_hold_of_too_many_is_409_with_the_shortages(client: httpx.
     assert await http_stock(client) == FULL_STOCK
 
 
+async def test_a_hold_costing_more_than_its_max_total_is_400_and_holds_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    """Sales sends the most an order may cost (issue 14, scenario 3): 2 x 15.99 is over 31.97."""
+    refused = await client.post("/internal/holds", json={**hold_body({"123": 2}), "max_total": "31.97"})
+    taken = await client.post("/internal/holds", json={**hold_body({"123": 2}, "o2"), "max_total": "31.98"})
+
+    body = assert_envelope(refused, 400)
+    assert body["details"][0]["field"] == "total"
+    assert taken.status_code == 201
+    assert await http_stock(client) == {**FULL_STOCK, "123": 48}
+    assert_envelope(await client.get("/internal/holds/order_1"), 404)
+
+
 async def test_a_different_http_hold_for_the_same_order_is_409(client: httpx.AsyncClient) -> None:
     await client.post("/internal/holds", json=hold_body({"123": 2}))
 

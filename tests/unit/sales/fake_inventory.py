@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sales_service import services
+from sales_service import recovery
 from sales_service.app import create_app
 from sales_service.clients import InventoryClient
 from sales_service.domain import Order
@@ -51,6 +51,8 @@ class FakeInventory:
 
     def __init__(self) -> None:
         self.stock = dict(FULL_STOCK)
+        self.prices = dict(PRICES)
+        self.ignore_max_total = False  # as an inventory older than the hold's max_total
         self.holds: dict[str, dict[str, int]] = {}
         self.status: dict[str, str] = {}  # order id -> held | committed | released
         self.calls: list[tuple[str, str]] = []  # (operation, order id), the failed ones too
@@ -100,7 +102,7 @@ class FakeInventory:
         if fault and not fault.landed:
             raise fault.error("injected fault", request=request)
         if operation == "hold":
-            response = self.hold_answer or self._hold(order_id, body["lines"])
+            response = self.hold_answer or self._hold(order_id, body["lines"], body.get("max_total"))
         elif operation == "commit":
             if self.expire_before_commit:
                 self.expire(order_id)
@@ -121,7 +123,7 @@ class FakeInventory:
                 del self.faults[operation]
         return fault
 
-    def _hold(self, order_id: str, lines: list[dict[str, Any]]) -> httpx.Response:
+    def _hold(self, order_id: str, lines: list[dict[str, Any]], max_total: str | None) -> httpx.Response:
         wanted = {line["book_id"]: line["quantity"] for line in lines}
         if len(wanted) != len(lines):
             return _error(
@@ -138,6 +140,9 @@ class FakeInventory:
         ]
         if short:
             return _error(409, f"Book {short[0]['book_id']} not available or insufficient stock", short)
+        total = sum(self.prices[book_id] * quantity for book_id, quantity in wanted.items())
+        if max_total is not None and not self.ignore_max_total and total > Decimal(max_total):
+            return _error(400, "Total too large", [{"field": "total", "message": "over", "max": max_total}])
         for book_id, quantity in wanted.items():
             self.stock[book_id] -= quantity
         self.holds[order_id], self.status[order_id] = wanted, "held"
@@ -172,7 +177,7 @@ class FakeInventory:
 
     def _hold_doc(self, order_id: str) -> dict[str, Any]:
         lines = [
-            {"book_id": book_id, "quantity": quantity, "unit_price": float(PRICES[book_id])}
+            {"book_id": book_id, "quantity": quantity, "unit_price": str(self.prices[book_id])}
             for book_id, quantity in self.holds[order_id].items()
         ]
         status = self.status[order_id]
@@ -198,7 +203,7 @@ class Shop:
     app_payments: PaymentProvider  # the same provider as the app calls it: through the time limit
 
     async def recover(self, grace: timedelta = EVERYTHING_IS_OLD) -> list[Order]:
-        return await services.recover_pending(self.store, self.inventory_client, self.app_payments, grace)
+        return await recovery.recover_pending(self.store, self.inventory_client, self.app_payments, grace)
 
     async def order(self, order_id: str = "order_1") -> dict[str, Any]:
         response = await self.api.get(f"/api/orders/{order_id}")

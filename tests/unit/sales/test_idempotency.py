@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from shared.idempotency import KEYS
 from tests.helpers import ALICE, BOB
 from tests.unit.sales.fake_inventory import ORDER, Shop, for_
 
@@ -91,3 +92,74 @@ async def test_an_unusable_key_is_400(shop: Shop, key: str) -> None:
     response = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": key})
     assert response.status_code == 400
     assert shop.inventory.calls == []
+
+
+# --- a key is bound to its order, answered from the order's state now (issue 14) ----------------
+
+
+async def test_a_request_that_kept_nothing_binds_no_key_and_the_retry_succeeds(shop: Shop) -> None:
+    """Scenario 4: inventory down answered 503; on main the retry got that 503 replayed for 24 h."""
+    shop.inventory.fail("hold")
+    first = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+    shop.inventory.heal()
+
+    again = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == 503
+    assert again.status_code == 201, again.text
+    assert "idempotent-replayed" not in again.headers
+    assert (await shop.api.get("/api/orders")).headers["x-total-count"] == "1"
+
+
+async def test_a_request_refused_by_validation_keeps_no_record(shop: Shop) -> None:
+    response = await shop.api.post(
+        "/api/orders", json={**ORDER, "books": []}, headers={"Idempotency-Key": "k"}
+    )
+    short = await shop.api.post(
+        "/api/orders", json=for_("cust_001", "123", 51), headers={"Idempotency-Key": "k2"}
+    )
+
+    assert (response.status_code, short.status_code) == (400, 400)
+    assert await shop.store.docs.keys(KEYS) == []
+
+
+async def test_a_retry_after_recovery_confirmed_the_order_gets_it_confirmed(shop: Shop) -> None:
+    """On main the retry got the first 503 ("will be confirmed when it recovers") replayed."""
+    shop.inventory.fail("commit")
+    first = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+    shop.inventory.heal()
+    await shop.recover()
+
+    again = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == 503
+    assert first.json()["order_id"] == "order_1"
+    assert again.status_code == 201, again.text
+    assert (again.json()["order_id"], again.json()["status"]) == ("order_1", "Confirmed")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert shop.inventory.count("hold") == 1
+
+
+async def test_a_retry_while_the_order_is_pending_is_409_with_retry_after(shop: Shop) -> None:
+    shop.inventory.fail("commit")
+    await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+
+    again = await shop.api.post("/api/orders", json=ORDER, headers={"Idempotency-Key": "k"})
+
+    assert again.status_code == 409
+    assert again.json()["error"] == "A request with this Idempotency-Key is still in progress"
+    assert again.json()["order_id"] == "order_1"
+    assert again.headers["retry-after"].isdigit()
+
+
+async def test_a_retry_of_a_failed_order_gets_the_failure(shop: Shop) -> None:
+    body = {**ORDER, "payment_token": "tok_unavailable"}
+    first = await shop.api.post("/api/orders", json=body, headers={"Idempotency-Key": "k"})
+
+    again = await shop.api.post("/api/orders", json=body, headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == 503
+    assert again.status_code == 409
+    assert again.json()["order_id"] == "order_1"
+    assert "failed" in again.json()["error"]
+    assert shop.inventory.count("hold") == 1

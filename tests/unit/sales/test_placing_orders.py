@@ -5,6 +5,7 @@ units back; and reading it back."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -163,3 +164,33 @@ async def test_an_unknown_order_is_404_order_not_found(shop: Shop, path: str) ->
     body = assert_envelope(await shop.api.get(path), 404)
 
     assert body["error"] == "Order not found"
+
+
+async def test_an_order_over_the_most_money_can_carry_is_400_and_nothing_is_held_or_charged(
+    shop: Shop,
+) -> None:
+    """Issue 14, scenario 3: a total of 10^10 was charged, then every read of the order was a 500."""
+    shop.inventory.prices["123"] = Decimal("10000000.00")
+    shop.inventory.stock["123"] = 100_000
+
+    response = await shop.place(books=[{"book_id": "123", "quantity": 1000}])
+
+    body = assert_envelope(response, 400)
+    assert body["details"][0]["field"] == "total"
+    assert shop.inventory.stock["123"] == 100_000
+    assert shop.inventory.status == {}
+    assert shop.payments.charges == {}
+    await assert_no_order(shop)
+
+
+async def test_an_inventory_that_ignores_the_bound_is_caught_before_the_charge(shop: Shop) -> None:
+    shop.inventory.prices["123"] = Decimal("10000000.00")
+    shop.inventory.stock["123"] = 100_000
+    shop.inventory.ignore_max_total = True  # an inventory older than the bound
+
+    body = assert_envelope(await shop.place(books=[{"book_id": "123", "quantity": 1000}]), 400)
+
+    assert body["details"][0]["field"] == "total"
+    assert shop.inventory.stock["123"] == 100_000
+    assert shop.payments.charges == {}
+    await assert_no_order(shop)
