@@ -79,6 +79,7 @@ class DocDeliveryStore:
             DELIVERIES,
             _number,
             indexes={"customer": lambda doc: doc["customer_id"], "order": lambda doc: doc["order_id"]},
+            stable=True,  # a delivery's number, customer and order never change
         )
 
     async def add_delivery(self, draft: DeliveryDraft) -> Delivery:

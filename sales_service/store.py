@@ -80,7 +80,8 @@ class DocSalesStore:
     def __init__(self, docs: Docs | Tables, max_keys: int = idempotency.MAX_KEYS_PER_PRINCIPAL) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
         self.max_keys = max_keys  # Idempotency-Keys one caller may hold
-        self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]})
+        # An order's number and customer never change: saving one needs no read of what it replaces.
+        self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]}, stable=True)
 
     async def add_order(
         self, draft: Order, lease: tuple[str, float] | None = None, key: Key | None = None
