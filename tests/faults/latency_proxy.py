@@ -90,6 +90,7 @@ class LatencyProxy:
         async for chunk in _chunks(reader):
             if self.drop_answers:
                 return
+            self.answers += 1
             yield chunk
 
     async def _arrivals(self, reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
@@ -116,11 +117,6 @@ class LatencyProxy:
         finally:
             receiving.cancel()
             await asyncio.gather(receiving, return_exceptions=True)
-
-    async def _answers(self, reader: asyncio.StreamReader) -> AsyncGenerator[bytes, None]:
-        async for chunk in _chunks(reader):
-            self.answers += 1
-            yield chunk
 
     def hold_back(self, marker: bytes, *delays: float) -> None:
         """Hold the next chunks that contain `marker` for `delays` seconds, one delay each."""
