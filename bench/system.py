@@ -11,7 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devtools.launch import DEV_TOKEN, free_port_block, stop
+from bench import bare
+from devtools.launch import DEV_TOKEN, free_port_block, start, stop, wait_healthy
 from devtools.redis_server import RedisServer
 from devtools.system import LocalSystem
 from shared import internal
@@ -161,4 +162,27 @@ class Nginx:
             stop(self.process)
 
 
-__all__ = ["AUTH", "BenchSystem", "Nginx", "RedisServer"]
+class BareApp:
+    """The bare FastAPI app (`bench/bare.py`) as its own process, for the length of a `with` block."""
+
+    def __init__(self, root: Path) -> None:
+        self.spec = bare.spec(free_port_block(1))
+        self.output = root / "bare.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.spec.url
+
+    def __enter__(self) -> BareApp:
+        with self.output.open("ab") as log:
+            self.process = start(self.spec, output=log)
+        wait_healthy(self.spec, self.process)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+__all__ = ["AUTH", "BareApp", "BenchSystem", "Nginx", "RedisServer"]
