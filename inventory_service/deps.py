@@ -9,7 +9,7 @@ from inventory_service.settings import InventorySettings
 from inventory_service.store import InventoryStore
 
 
-async def store_of(request: Request) -> InventoryStore:
+async def _store(request: Request) -> InventoryStore:
     store: InventoryStore = request.app.state.store
     return store
 
@@ -31,6 +31,6 @@ async def _book_query(
     return BookQuery(q, author, in_stock)
 
 
-StoreDep = Annotated[InventoryStore, Depends(store_of)]
+StoreDep = Annotated[InventoryStore, Depends(_store)]
 SettingsDep = Annotated[InventorySettings, Depends(_settings)]
 Filters = Annotated[BookQuery, Depends(_book_query)]
