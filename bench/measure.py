@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import balance, load
+from bench import balance, load, pauses
 from bench.load import Request, Result, combine
 from bench.preload import preload_orders
 from bench.redis_count import Counted, Monitor, commands_run
@@ -207,8 +207,12 @@ def _latency(bench: Bench, run: StoreRun, empty: BenchSystem, books: list[str]) 
         # above what it can serve at that moment measures a queue growing, not a latency.
         peak = bench.orders(empty, books, seconds=3).rps
         say(f"{run.store}: POST /api/orders at {share:.0%} of the peak, {peak:.0f}/s (open loop)")
+        urls = {name: spec.url for name, spec in empty.specs.items()}
+        before = pauses.scrape(urls)
         point = bench.orders_at(empty, books, round(peak * share, 1))
         run.latency.append(dataclasses.replace(point, share=share))
+        if share == 0.5:
+            run.gc_at_half = pauses.during(before, pauses.scrape(urls))
 
 
 def _commands(server: RedisServer | None) -> int:

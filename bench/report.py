@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.balance import Balance
 from bench.load import Result
+from bench.pauses import Pauses, describe
 from bench.redis_count import Counted
 
 
@@ -34,6 +35,7 @@ class StoreRun:
     fsync_always: Result | None = None
     fsync_off: Result | None = None
     balance: Balance | None = None  # after the overload runs
+    gc_at_half: dict[str, Pauses] = field(default_factory=dict)  # GC pauses in the 50% run
     preloaded: int = 0
     preload_seconds: float = 0.0
 
@@ -231,6 +233,8 @@ def overload_table(run: StoreRun) -> str:
             f"{'—' if math.isnan(r.p99_refused) else _ms(r.p99_refused)} | {r.refused / r.requests:.1%} | "
             f"{r.gateway_timeouts / r.requests:.1%} | {r.timeouts / r.requests:.1%} |"
         )
+    if run.gc_at_half:
+        lines.append(f"\nGarbage collections during the 50% run, by process: {describe(run.gc_at_half)}.")
     if run.balance is not None:
         b = run.balance
         verdict = "the books balance" if b.ok else f"**the books do not balance**: {b.off or ''}"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from shared import tracing
+from shared import metrics, tracing
 from shared.logs import configure_logging
 from shared.settings import ServiceSettings
 
@@ -26,6 +26,7 @@ def serve(service: str, app_factory: str, settings: ServiceSettings) -> None:
     """Serve `app_factory` (a "module:function" path) on the settings' host and port."""
     configure_logging(service, settings.log_level, settings.log_format)
     tracing.configure(service)
+    metrics.watch_gc()
     config = uvicorn.Config(
         app_factory,
         factory=True,

@@ -4,6 +4,7 @@ kept. (Each service's domain metrics are tested in its own folder.)"""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
-from shared import logs, tracing
+from shared import logs, metrics, tracing
 from shared.app import create_service_app
 from shared.context import request_id_var
 from shared.http import Upstream, outbound_headers
@@ -178,3 +179,17 @@ def test_the_access_line_written_as_bytes_is_the_line_logging_would_write(
     assert list(fast.items()) == list(slow.items())  # the same keys, in the same order
     assert fast["request_id"] == "req-1" and fast["trace_id"] == hop.trace_id
     assert after["status"] == 404
+
+
+def test_every_garbage_collection_is_timed_by_generation_once_watched() -> None:
+    before = sample("gc_pause_seconds_count", generation="2")
+    stop = metrics.watch_gc()
+    try:
+        gc.collect(2)
+        gc.collect(2)
+    finally:
+        stop()
+    gc.collect(2)  # no longer watched
+
+    assert sample("gc_pause_seconds_count", generation="2") == before + 2
+    assert sample("gc_pause_seconds_sum", generation="2") > 0
