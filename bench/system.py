@@ -33,8 +33,13 @@ class BenchSystem(LocalSystem):
     """Gateway, inventory, sales and delivery on one store, as `make run` starts them, with what the
     benchmark reads off them: CPU used, signed direct calls, and a catalog stocked for orders."""
 
-    def __init__(self, root: Path, store: str, redis_url: str | None = None) -> None:
-        super().__init__(root, ENV, store, redis_url=redis_url)
+    def __init__(
+        self, root: Path, store: str, redis_url: str | None = None, code: Path | None = None
+    ) -> None:
+        """`code`: a directory whose modules the processes run instead of this checkout's."""
+        # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first.
+        env = {**ENV, **({"PYTHONPATH": str(code), "PYTHONSAFEPATH": "1"} if code else {})}
+        super().__init__(root, env, store, redis_url=redis_url)
         self.store = store
 
     @property
@@ -43,14 +48,12 @@ class BenchSystem(LocalSystem):
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each process has used so far, by name (Linux /proc)."""
-        tick = os.sysconf("SC_CLK_TCK")
         used = {}
         for name, process in self.processes.items():
             try:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                used[name] = cpu_seconds(process.pid)
             except OSError:
                 continue
-            used[name] = (int(fields[11]) + int(fields[12])) / tick
         return used
 
     def signed(self, method: str, path: str) -> dict[str, str]:
@@ -80,6 +83,12 @@ class BenchSystem(LocalSystem):
             method="POST",
         )
         urllib.request.urlopen(request).close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _isbn13(n: int) -> str:
@@ -183,6 +192,10 @@ class BareApp:
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
             stop(self.process)
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
 
 
 __all__ = ["AUTH", "BareApp", "BenchSystem", "Nginx", "RedisServer"]
