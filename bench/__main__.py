@@ -2,6 +2,9 @@
 docs/benchmarks.md and docs/benchmarks.png.
 
     python -m bench [--stores json,redis] [--seconds 6] [--preload 100000] [--loadgen wrk|python]
+
+A smoke run, to see that it all works (not figures to keep):
+    BENCH_SECONDS=1 BENCH_PRELOAD=2000 python -m bench --out /tmp/bench.md
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 
 from bench import load
 from bench.measure import GET_CONNECTIONS, ORDER_CONNECTIONS, Bench, measure, say
-from bench.report import StoreRun, cpu_table, figures_table, plot, raw_table
+from bench.plot import plot
+from bench.report import StoreRun, cpu_table, figures_table, overload_table, raw_table, stores_table
 
 NOTES = Path(__file__).with_name("notes.md")
 
@@ -51,7 +55,11 @@ def write_report(runs: list[StoreRun], out: Path, bench: Bench, started: float, 
         "same run (or a latency), because absolute numbers on a shared machine drift by tens of percent.\n",
         f"Machine: {where}.\n",
         "## Figures and targets\n",
+        "Throughputs as ratios to the bare FastAPI app (`bench/bare.py`: the same book dict from one "
+        "async route, same uvicorn, uvloop and httptools, one worker, no access log) and to the direct "
+        "GET, both measured in the same rounds:\n",
         figures_table(runs) + "\n",
+        stores_table(runs) + "\n",
         f"![latency against offered load]({png.name})\n",
         "CPU each process spent per request during the peak runs (from /proc; the gateway's share of a "
         "direct GET is idle noise):\n",
@@ -61,6 +69,8 @@ def write_report(runs: list[StoreRun], out: Path, bench: Bench, started: float, 
         parts += [
             f"## Raw figures, {run.store} store\n",
             raw_table(run) + "\n",
+            f"Past the peak (open loop), {run.store} store:\n",
+            overload_table(run) + "\n",
             f"Preloading {run.preloaded:,} orders took {run.preload_seconds:.1f} s.\n",
         ]
     parts.append(
@@ -76,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", default="json,redis")
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 6)))
-    parser.add_argument("--preload", type=int, default=100_000)
+    parser.add_argument("--preload", type=int, default=int(os.environ.get("BENCH_PRELOAD", 100_000)))
     default_loadgen = os.environ.get("BENCH_LOADGEN") or ("wrk" if load.wrk_available() else "python")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default=default_loadgen)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))

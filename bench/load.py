@@ -37,6 +37,12 @@ class Result:
     errors: int
     offered: float | None = None  # open loop: the rate asked for
     share: float | None = None  # open loop: `offered` as a share of the peak measured just before
+    # Open loop, what the errors were: refusals (429, 503: the system said no at once), gateway
+    # timeouts (504), and no answer within the client's 5 s (or no room among those in flight).
+    refused: int = 0
+    gateway_timeouts: int = 0
+    timeouts: int = 0
+    p99_refused: float = float("nan")
 
 
 def combine(results: list[Result]) -> Result | None:
@@ -145,27 +151,38 @@ def run_wrk(
     return parse_wrk(done.stdout)
 
 
-def _summary(latencies: list[float], errors: int, elapsed: float, offered: float | None) -> Result:
-    latencies.sort()
+REFUSALS = (429, 503)
+NO_ANSWER = 0  # the status of a request that got no answer in time
+
+
+def outcomes(answers: list[tuple[float, int]], elapsed: float, offered: float | None) -> Result:
+    """(latency ms, status) of every request sent as one Result: the rate and percentiles of the 2xx
+    answers (goodput, and the latency of what was admitted), the failures by kind."""
+    served = sorted(ms for ms, status in answers if 200 <= status < 300)
+    refused = sorted(ms for ms, status in answers if status in REFUSALS)
     return Result(
-        rps=(len(latencies) - errors) / elapsed,
-        p50=percentile(latencies, 50),
-        p90=percentile(latencies, 90),
-        p99=percentile(latencies, 99),
-        requests=len(latencies),
-        errors=errors,
+        rps=len(served) / elapsed,
+        p50=percentile(served, 50),
+        p90=percentile(served, 90),
+        p99=percentile(served, 99),
+        requests=len(answers),
+        errors=len(answers) - len(served),
         offered=offered,
+        refused=len(refused),
+        gateway_timeouts=sum(status == 504 for _, status in answers),
+        timeouts=sum(status == NO_ANSWER for _, status in answers),
+        p99_refused=percentile(refused, 99),
     )
 
 
-async def _send(session: aiohttp.ClientSession, base: str, request: Request) -> bool:
+async def _send(session: aiohttp.ClientSession, base: str, request: Request) -> int:
     method, path, headers, body = request
     try:
         async with session.request(method, base + path, headers=headers, data=body) as response:
             await response.read()
-            return 200 <= response.status < 300
+            return response.status
     except (aiohttp.ClientError, TimeoutError):
-        return False
+        return NO_ANSWER
 
 
 def _session(connections: int) -> aiohttp.ClientSession:
@@ -176,23 +193,20 @@ def _session(connections: int) -> aiohttp.ClientSession:
 
 async def closed_loop(base: str, make: MakeRequest, *, seconds: float, connections: int) -> Result:
     """The wrk fallback: `connections` workers, each sending its next request when answered."""
-    latencies: list[float] = []
-    errors = 0
+    answers: list[tuple[float, int]] = []
     numbers = itertools.count()
     async with _session(connections) as session:
         start = time.perf_counter()
         end = start + seconds
 
         async def worker() -> None:
-            nonlocal errors
             while (now := time.perf_counter()) < end:
-                ok = await _send(session, base, make(next(numbers)))
-                latencies.append((time.perf_counter() - now) * 1000)
-                errors += not ok
+                status = await _send(session, base, make(next(numbers)))
+                answers.append(((time.perf_counter() - now) * 1000, status))
 
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - start
-    return _summary(latencies, errors, elapsed, None)
+    return outcomes(answers, elapsed, None)
 
 
 async def open_loop(
@@ -200,16 +214,13 @@ async def open_loop(
 ) -> Result:
     """`rate` requests per second for `seconds`, each timed from when it was due; a request that finds
     `max_in_flight` still unanswered counts as an error (the server has fallen behind)."""
-    latencies: list[float] = []
-    errors = 0
+    answers: list[tuple[float, int]] = []
     in_flight: set[asyncio.Task[None]] = set()
     async with _session(max_in_flight) as session:
 
         async def one(n: int, due: float) -> None:
-            nonlocal errors
-            ok = await _send(session, base, make(n))
-            latencies.append((time.perf_counter() - due) * 1000)
-            errors += not ok
+            status = await _send(session, base, make(n))
+            answers.append(((time.perf_counter() - due) * 1000, status))
 
         start = time.perf_counter()
         for n in range(int(rate * seconds)):
@@ -218,12 +229,11 @@ async def open_loop(
             if delay > 0:
                 await asyncio.sleep(delay)
             if len(in_flight) >= max_in_flight:
-                errors += 1
-                latencies.append(float("inf"))
+                answers.append((float("inf"), NO_ANSWER))
                 continue
             task = asyncio.create_task(one(n, due))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
         elapsed = time.perf_counter() - start
-    return _summary(latencies, errors, elapsed, rate)
+    return outcomes(answers, elapsed, rate)

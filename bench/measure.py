@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import time
@@ -11,17 +12,19 @@ from pathlib import Path
 
 import orjson
 
-from bench import load
+from bench import balance, load, pauses
 from bench.load import Request, Result, combine
 from bench.preload import preload_orders
+from bench.redis_count import Counted, Monitor, commands_run
 from bench.report import StoreRun
-from bench.system import AUTH, BenchSystem, Nginx, RedisServer
+from bench.system import AUTH, BareApp, BenchSystem, Nginx, RedisServer
 
 BOOK = "/api/books/123"
 GET_CONNECTIONS = 50
 ORDER_CONNECTIONS = 32
-SHARES = (0.25, 0.5, 0.75, 1.0)
+SHARES = (0.25, 0.5, 0.75, 1.5, 2.0)  # of the peak; past it, how the system sheds what it cannot serve
 BOOKS = 50  # orders spread over this many books (the catalog seeds 3)
+FLASH_BOOK = "123"  # the flash sale: every order for this one
 ROUNDS = 2  # alternating rounds of the throughput runs
 
 
@@ -89,82 +92,137 @@ def say(message: str) -> None:
 
 def measure(bench: Bench, store: str, root: Path, preload: int) -> StoreRun:
     """Two systems side by side on the same store kind: `empty` (nearly: it keeps the orders the runs
-    place) and `full` (preloaded). Runs alternate in rounds, so a drift of the machine's load hits
-    both sides of every ratio alike."""
+    place) and `full` (preloaded), and the bare FastAPI app. Runs alternate in rounds, so a drift of
+    the machine's load hits both sides of every ratio alike."""
     run = StoreRun(store)
-    redis = None
-    if store == "redis":
-        (root / "redis").mkdir()
-        redis = RedisServer(root / "redis")
-        redis.start()
-    (root / "empty").mkdir()
-    (root / "full").mkdir()
-    empty = BenchSystem(root / "empty", store, redis.url if redis else None)
-    full_url = redis.url.removesuffix("/0") + "/1" if redis else None  # its own database
-    full = BenchSystem(root / "full", store, full_url)
-    nginx = Nginx(root, empty.port) if Nginx.available() else None
-    try:
+    with contextlib.ExitStack() as stack:
+        redis = None
+        if store == "redis":
+            (root / "redis").mkdir()
+            redis = RedisServer(root / "redis")
+            redis.start()
+            stack.callback(redis.stop)
+        (root / "empty").mkdir()
+        (root / "full").mkdir()
+        empty = BenchSystem(root / "empty", store, redis.url if redis else None)
+        full_url = redis.url.removesuffix("/0") + "/1" if redis else None  # its own database
+        full = BenchSystem(root / "full", store, full_url)
+        nginx = Nginx(root, empty.port) if Nginx.available() else None
         say(f"{store}: preloading {preload:,} orders")
         started = time.perf_counter()
         asyncio.run(preload_orders(store, root / "full" / "data" / "sales", full_url, preload))
         run.preloaded, run.preload_seconds = preload, time.perf_counter() - started
+        bare = stack.enter_context(BareApp(root))
+        stack.callback(empty.close)
         empty.start()
+        stack.callback(full.close)
         full.start()
         if nginx:
+            stack.callback(nginx.stop)
             nginx.start()
         books = empty.stock_up(BOOKS, 1_000_000)
         full.stock_up(BOOKS, 1_000_000)
+        stock_before = balance.stocks(empty.url, AUTH, books)
         bench.get(empty.url + BOOK, AUTH, seconds=2)  # warm-up: connections and first-call costs
+        bench.get(bare.url + BOOK, {}, seconds=2)
         for system in (empty, full):
             bench.orders(system, books, seconds=2)
-        direct, gateway, proxied, orders, orders_full = [], [], [], [], []
-        for i in range(ROUNDS):
-            say(f"{store}: round {i + 1}/{ROUNDS}: GET direct, through the gateway, through nginx")
-            before = empty.cpu_seconds()
-            direct.append(bench.get(empty.inventory_url + BOOK, lambda: empty.signed("GET", BOOK)))
-            run.cpu_per_get = _per_request(before, empty.cpu_seconds(), direct[-1])
-            gateway.append(bench.get(empty.url + BOOK, AUTH))
-            if nginx:
-                proxied.append(bench.get(nginx.url + BOOK, AUTH))
-            say(f"{store}: round {i + 1}/{ROUNDS}: POST /api/orders at peak, empty and {preload:,} stored")
-            before, commands = empty.cpu_seconds(), _redis_commands(redis)
-            orders.append(bench.orders(empty, books))
-            run.cpu_per_order = _per_request(before, empty.cpu_seconds(), orders[-1])
-            if redis:
-                run.redis_per_order = (_redis_commands(redis) - commands) / max(orders[-1].requests, 1)
-            orders_full.append(bench.orders(full, books))
-        run.direct, run.gateway, run.nginx = direct, combine(gateway), combine(proxied)
-        run.orders, run.orders_full = combine(orders), combine(orders_full)
+        _rounds(bench, run, empty, full, bare, nginx, redis, books)
         full.close()
-        for share in SHARES:
-            # The peak again just before: the machine's spare capacity drifts, and an open-loop rate
-            # above what it can serve at that moment measures a queue growing, not a latency.
-            peak = bench.orders(empty, books, seconds=3).rps
-            say(f"{store}: POST /api/orders at {share:.0%} of the peak, {peak:.0f}/s (open loop)")
-            point = bench.orders_at(empty, books, round(peak * share, 1))
-            run.latency.append(dataclasses.replace(point, share=share))
-    finally:
-        if nginx:
-            nginx.stop()
-        full.close()
-        empty.close()
         if redis:
-            redis.stop()
+            run.redis_client, run.redis_client_orders = _monitored(bench, redis, empty, books)
+            run.fsync_always, run.fsync_off = _fsync_always(bench, root, empty, books)
+        _latency(bench, run, empty, books)
+        say(f"{store}: checking that the books balance")
+        run.balance = balance.check(empty.url, AUTH, stock_before)
     return run
 
 
-def _redis_commands(server: RedisServer | None) -> int:
-    """Commands the Redis server has run so far (INFO commandstats)."""
-    if server is None:
-        return 0
-    import redis
+def _rounds(
+    bench: Bench,
+    run: StoreRun,
+    empty: BenchSystem,
+    full: BenchSystem,
+    bare: BareApp,
+    nginx: Nginx | None,
+    redis: RedisServer | None,
+    books: list[str],
+) -> None:
+    store = run.store
+    gateway, proxied, orders, flash, orders_full = [], [], [], [], []
+    for i in range(ROUNDS):
+        say(f"{store}: round {i + 1}/{ROUNDS}: GET bare FastAPI, direct, through the gateway, nginx")
+        run.bare.append(bench.get(bare.url + BOOK, {}))
+        run.bare_python.append(bench.get(bare.url + BOOK, dict))  # a callable: the Python generator
+        before = empty.cpu_seconds()
+        run.direct.append(bench.get(empty.inventory_url + BOOK, lambda: empty.signed("GET", BOOK)))
+        run.cpu_per_get = _per_request(before, empty.cpu_seconds(), run.direct[-1])
+        gateway.append(bench.get(empty.url + BOOK, AUTH))
+        if nginx:
+            proxied.append(bench.get(nginx.url + BOOK, AUTH))
+        say(f"{store}: round {i + 1}/{ROUNDS}: POST /api/orders at peak: spread, one book, preloaded")
+        before, commands = empty.cpu_seconds(), _commands(redis)
+        orders.append(bench.orders(empty, books))
+        run.cpu_per_order = _per_request(before, empty.cpu_seconds(), orders[-1])
+        if redis:
+            run.redis_per_order = (_commands(redis) - commands) / max(orders[-1].requests, 1)
+        flash.append(bench.orders(empty, [FLASH_BOOK]))
+        orders_full.append(bench.orders(full, books))
+    run.gateway, run.nginx = combine(gateway), combine(proxied)
+    run.orders, run.flash, run.orders_full = combine(orders), combine(flash), combine(orders_full)
 
-    client = redis.Redis.from_url(server.url)
+
+def _monitored(
+    bench: Bench, redis: RedisServer, system: BenchSystem, books: list[str]
+) -> tuple[Counted, int]:
+    """The commands clients send Redis per order, over a short run of its own (MONITOR slows it)."""
+    say(f"{system.store}: counting Redis client commands per order (MONITOR, 2 s)")
+    with Monitor("127.0.0.1", redis.port) as monitor:
+        result = bench.orders(system, books, seconds=2)
+    return monitor.counted(), result.requests
+
+
+def _fsync_always(
+    bench: Bench, root: Path, empty: BenchSystem, books: list[str]
+) -> tuple[Result | None, Result | None]:
+    """Orders/s on a Redis that syncs its append-only file on every write, alternated with the
+    system measured so far."""
+    (root / "always").mkdir()
+    (root / "redis-always").mkdir()
+    server = RedisServer(root / "redis-always", durable=True)
+    server.start()
+    system = BenchSystem(root / "always", "redis", server.url)
     try:
-        stats = client.info("commandstats")
-        return sum(int(v["calls"]) for v in stats.values())
+        system.start()
+        system.stock_up(BOOKS, 1_000_000)
+        bench.orders(system, books, seconds=2)
+        always, off = [], []
+        for i in range(ROUNDS):
+            say(f"redis: round {i + 1}/{ROUNDS}: POST /api/orders at peak, appendfsync always and off")
+            always.append(bench.orders(system, books))
+            off.append(bench.orders(empty, books))
+        return combine(always), combine(off)
     finally:
-        client.close()
+        system.close()
+        server.stop()
+
+
+def _latency(bench: Bench, run: StoreRun, empty: BenchSystem, books: list[str]) -> None:
+    for share in SHARES:
+        # The peak again just before: the machine's spare capacity drifts, and an open-loop rate
+        # above what it can serve at that moment measures a queue growing, not a latency.
+        peak = bench.orders(empty, books, seconds=3).rps
+        say(f"{run.store}: POST /api/orders at {share:.0%} of the peak, {peak:.0f}/s (open loop)")
+        urls = {name: spec.url for name, spec in empty.specs.items()}
+        before = pauses.scrape(urls)
+        point = bench.orders_at(empty, books, round(peak * share, 1))
+        run.latency.append(dataclasses.replace(point, share=share))
+        if share == 0.5:
+            run.gc_at_half = pauses.during(before, pauses.scrape(urls))
+
+
+def _commands(server: RedisServer | None) -> int:
+    return commands_run(server.url) if server is not None else 0
 
 
 def _per_request(before: dict[str, float], after: dict[str, float], result: Result) -> dict[str, float]:

@@ -11,7 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devtools.launch import DEV_TOKEN, free_port_block, stop
+from bench import bare
+from devtools.launch import DEV_TOKEN, free_port_block, start, stop, wait_healthy
 from devtools.redis_server import RedisServer
 from devtools.system import LocalSystem
 from shared import internal
@@ -32,8 +33,13 @@ class BenchSystem(LocalSystem):
     """Gateway, inventory, sales and delivery on one store, as `make run` starts them, with what the
     benchmark reads off them: CPU used, signed direct calls, and a catalog stocked for orders."""
 
-    def __init__(self, root: Path, store: str, redis_url: str | None = None) -> None:
-        super().__init__(root, ENV, store, redis_url=redis_url)
+    def __init__(
+        self, root: Path, store: str, redis_url: str | None = None, code: Path | None = None
+    ) -> None:
+        """`code`: a directory whose modules the processes run instead of this checkout's."""
+        # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first.
+        env = {**ENV, **({"PYTHONPATH": str(code), "PYTHONSAFEPATH": "1"} if code else {})}
+        super().__init__(root, env, store, redis_url=redis_url)
         self.store = store
 
     @property
@@ -42,14 +48,12 @@ class BenchSystem(LocalSystem):
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each process has used so far, by name (Linux /proc)."""
-        tick = os.sysconf("SC_CLK_TCK")
         used = {}
         for name, process in self.processes.items():
             try:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                used[name] = cpu_seconds(process.pid)
             except OSError:
                 continue
-            used[name] = (int(fields[11]) + int(fields[12])) / tick
         return used
 
     def signed(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
@@ -79,6 +83,12 @@ class BenchSystem(LocalSystem):
             method="POST",
         )
         urllib.request.urlopen(request).close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _isbn13(n: int) -> str:
@@ -161,4 +171,31 @@ class Nginx:
             stop(self.process)
 
 
-__all__ = ["AUTH", "BenchSystem", "Nginx", "RedisServer"]
+class BareApp:
+    """The bare FastAPI app (`bench/bare.py`) as its own process, for the length of a `with` block."""
+
+    def __init__(self, root: Path) -> None:
+        self.spec = bare.spec(free_port_block(1))
+        self.output = root / "bare.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.spec.url
+
+    def __enter__(self) -> BareApp:
+        with self.output.open("ab") as log:
+            self.process = start(self.spec, output=log)
+        wait_healthy(self.spec, self.process)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
+
+__all__ = ["AUTH", "BareApp", "BenchSystem", "Nginx", "RedisServer"]

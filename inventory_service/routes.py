@@ -28,10 +28,15 @@ async def list_books(
     return {book.id: BookOut.of(book) for book in page.items}
 
 
-@books.get("/{book_id}", summary="Get a book", responses=error_responses({404: "No such book"}))
-async def get_book(book_id: str, _: Caller, store: StoreDep) -> BookOut:
+@books.get(
+    "/{book_id}",
+    response_model=BookOut,
+    summary="Get a book",
+    responses=error_responses({404: "No such book"}),
+)
+async def get_book(book_id: str, _: Caller, store: StoreDep) -> Response:
     """The book with this catalog id."""
-    return BookOut.of(await services.get_book(store, book_id))
+    return _json(BookOut.json_of(await services.get_book(store, book_id)))
 
 
 @books.post(
@@ -92,31 +97,35 @@ async def remove_book(book_id: str, _: Admin, store: StoreDep) -> None:
     await services.remove_book(store, book_id)
 
 
-@internal.post("", status_code=201)
-async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep, response: Response) -> HoldOut:
+# The hold calls answer bytes serialised once (orjson), not a model FastAPI validates and dumps:
+# every order makes two of them.
+@internal.post("", status_code=201, response_model=HoldOut)
+async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep) -> Response:
     hold, created = await services.hold_stock(
         store, body.order_id, body.wanted(), settings.hold_ttl_seconds, body.max_total
     )
-    if not created:
-        response.status_code = 200
-    return HoldOut.of(hold)
+    return _json(HoldOut.json_of(hold), 201 if created else 200)
 
 
-@internal.get("/{order_id}")
-async def get_hold(order_id: str, store: StoreDep) -> HoldOut:
-    return HoldOut.of(await services.get_hold(store, order_id))
+@internal.get("/{order_id}", response_model=HoldOut)
+async def get_hold(order_id: str, store: StoreDep) -> Response:
+    return _json(HoldOut.json_of(await services.get_hold(store, order_id)))
 
 
-@internal.post("/{order_id}/commit")
-async def commit_hold(order_id: str, store: StoreDep) -> HoldOut:
-    return HoldOut.of(await services.commit_hold(store, order_id))
+@internal.post("/{order_id}/commit", response_model=HoldOut)
+async def commit_hold(order_id: str, store: StoreDep) -> Response:
+    return _json(HoldOut.json_of(await services.commit_hold(store, order_id)))
 
 
-@internal.post("/{order_id}/release")
-async def release_hold(order_id: str, store: StoreDep) -> HoldOut:
-    return HoldOut.of(await services.release_hold(store, order_id))
+@internal.post("/{order_id}/release", response_model=HoldOut)
+async def release_hold(order_id: str, store: StoreDep) -> Response:
+    return _json(HoldOut.json_of(await services.release_hold(store, order_id)))
 
 
-@internal.post("/{order_id}/return")
-async def return_hold(order_id: str, store: StoreDep) -> HoldOut:
-    return HoldOut.of(await services.return_hold(store, order_id))
+@internal.post("/{order_id}/return", response_model=HoldOut)
+async def return_hold(order_id: str, store: StoreDep) -> Response:
+    return _json(HoldOut.json_of(await services.return_hold(store, order_id)))
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status, media_type="application/json")

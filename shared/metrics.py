@@ -9,6 +9,7 @@ service's domain counters live in its own `metrics.py`.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -54,6 +55,13 @@ STORE_LATENCY = Histogram(
     "Time a store operation took, by operation and backend (memory, json, redis).",
     ["operation", "backend"],
     buckets=STORE_BUCKETS,
+)
+
+GC_PAUSES = Histogram(
+    "gc_pause_seconds",
+    "Time each garbage collection stopped the process, by generation (a suspect in tail latency).",
+    ["generation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 
 # Labelled children are looked up once per label set: the hot path is a dict get, inc and observe.
@@ -159,6 +167,22 @@ def watch_breakers(source: BreakerStates) -> Callable[[], None]:
     """Report `source`'s breakers from now on; call the function returned to stop."""
     _breakers.sources.append(source)
     return lambda: _breakers.sources.remove(source) if source in _breakers.sources else None
+
+
+def watch_gc() -> Callable[[], None]:
+    """Time every garbage collection into GC_PAUSES from now on; call the function returned to stop."""
+    by_generation = [GC_PAUSES.labels(str(generation)) for generation in range(3)]
+    started = 0.0
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            by_generation[info["generation"]].observe(time.perf_counter() - started)
+
+    gc.callbacks.append(timing)
+    return lambda: gc.callbacks.remove(timing) if timing in gc.callbacks else None
 
 
 router = APIRouter()

@@ -13,8 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import metrics, tracing
 from shared.asgi import reply_error
 from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
+from shared.logs import access_line
 
-access_log = logging.getLogger("access")
 log = logging.getLogger("shared.middleware")
 _HEADER = REQUEST_ID_HEADER.encode()
 _NOSNIFF = (b"x-content-type-options", b"nosniff")  # JSON is never to be sniffed into HTML
@@ -86,7 +86,7 @@ def _account(scope: Scope, state: dict[str, Any], status: int, elapsed: float, h
     method, route = scope["method"], route_of(scope)
     metrics.observe_request(route, method, status, elapsed)
     tracing.end(hop, method, route, status)
-    extra = {
+    fields = {
         "method": method,
         "path": scope["path"],
         "route": route,
@@ -95,5 +95,5 @@ def _account(scope: Scope, state: dict[str, Any], status: int, elapsed: float, h
         "subject": state.get("subject"),
     }
     if "error" in state:
-        extra["error"] = state["error"]
-    access_log.info("request", extra=extra)
+        fields["error"] = state["error"]
+    access_line(fields)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from shared import tracing
+from shared import metrics, tracing
 from shared.context import REQUEST_ID_HEADER, request_id_var, sane_request_id
 from shared.errors import error_body
 from shared.logs import configure_logging
@@ -53,6 +53,7 @@ def serve(service: str, app_factory: str, settings: ServiceSettings) -> None:
     """Serve `app_factory` (a "module:function" path) on the settings' host and port."""
     configure_logging(service, settings.log_level, settings.log_format)
     tracing.configure(service)
+    metrics.watch_gc()
     config = uvicorn.Config(
         app_factory,
         factory=True,

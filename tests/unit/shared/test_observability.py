@@ -4,17 +4,22 @@ kept. (Each service's domain metrics are tested in its own folder.)"""
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY
 
-from shared import tracing
+from shared import logs, metrics, tracing
 from shared.app import create_service_app
+from shared.context import request_id_var
 from shared.http import Upstream, outbound_headers
 from shared.logs import JsonFormatter, _ContextFilter
 from shared.store import Tables
@@ -146,3 +151,45 @@ def test_a_json_log_line_carries_the_trace_id() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["trace_id"] == hop.trace_id
     assert entry["service"] == "svc"
+
+
+def test_the_access_line_written_as_bytes_is_the_line_logging_would_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out, write_through=True))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logs._writer
+    fields = {"method": "GET", "path": "/things/1", "route": "/things/{thing_id}", "status": 200}
+    hop = tracing.begin(None, "GET")
+    tokens = tracing.current.set(hop), request_id_var.set("req-1")
+    try:
+        logs.configure_logging("svc", fmt="json")
+        logs.access_line(fields)  # straight to bytes
+        logs.access_log.info("request", extra=fields)  # through logging's record and formatter
+        root.addHandler(logging.NullHandler())  # a capture added later: back through logging
+        logs.access_line({**fields, "status": 404})
+    finally:
+        tracing.current.reset(tokens[0])
+        request_id_var.reset(tokens[1])
+        root.handlers[:], logs._writer = saved[0], saved[2]
+        root.setLevel(saved[1])
+    fast, slow, after = (json.loads(line) for line in out.getvalue().splitlines())
+    assert fast.pop("time")[:10] == slow.pop("time")[:10]
+    assert list(fast.items()) == list(slow.items())  # the same keys, in the same order
+    assert fast["request_id"] == "req-1" and fast["trace_id"] == hop.trace_id
+    assert after["status"] == 404
+
+
+def test_every_garbage_collection_is_timed_by_generation_once_watched() -> None:
+    before = sample("gc_pause_seconds_count", generation="2")
+    stop = metrics.watch_gc()
+    try:
+        gc.collect(2)
+        gc.collect(2)
+    finally:
+        stop()
+    gc.collect(2)  # no longer watched
+
+    assert sample("gc_pause_seconds_count", generation="2") == before + 2
+    assert sample("gc_pause_seconds_sum", generation="2") > 0
