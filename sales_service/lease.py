@@ -3,6 +3,7 @@ alone; renewed before the charge; given back when the saga stops short."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -32,5 +33,7 @@ class Saga:
     async def end(self, order_id: str) -> None:
         try:
             await self.store.end_lease(order_id, self.owner)
-        except Exception as exc:  # the store closing under a shutdown: the lease runs out instead
-            log.warning("lease not given back", extra={"order_id": order_id, "error": str(exc)})
+        except (Exception, asyncio.CancelledError) as exc:
+            # The store closing under a shutdown (its connection's read cancelled with it): the
+            # lease runs out on its own instead, and recovery takes the order then.
+            log.warning("lease not given back", extra={"order_id": order_id, "error": repr(exc)})
