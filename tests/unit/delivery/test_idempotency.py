@@ -1,5 +1,6 @@
-"""Idempotency-Key on POST /api/deliveries: a retry replays the first answer (a refusal too) and
-creates nothing, another body is 409, keys are the caller's own, and they survive a restart."""
+"""Idempotency-Key on POST /api/deliveries: the key is bound to the delivery it scheduled, and a
+retry is answered from that delivery as it is now and creates nothing; a refusal binds nothing,
+another body is 409, keys are the caller's own, and they survive a restart."""
 
 from __future__ import annotations
 
@@ -133,6 +134,8 @@ async def test_on_the_json_store_deliveries_and_keys_survive_a_restart(
         second = await post(api, order_id="order_2")
 
     assert replay.headers["idempotent-replayed"] == "true"
-    assert replay.json() == first.json()
+    # Answered from the delivery as it is now (issue 14), no longer the first answer as recorded.
+    assert replay.json()["delivery_id"] == first.json()["delivery_id"]
+    assert replay.json() == shipped.json()
     assert [change["status"] for change in shipped.json()["history"]] == ["Pending", "Shipped"]
     assert second.json()["delivery_id"] == "del_2"
