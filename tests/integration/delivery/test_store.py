@@ -24,6 +24,7 @@ from delivery_service.domain import (
     MoveRefused,
 )
 from delivery_service.store import DocDeliveryStore
+from shared.errors import Conflict
 from shared.idempotency import KEYS, MAX_KEYS_PER_PRINCIPAL, Key, KeyReused, TooManyKeys
 from shared.paging import Page
 from shared.store import Tables
@@ -312,3 +313,19 @@ async def test_a_bound_key_survives_a_restart(open_store: Opener) -> None:
             await again.add_delivery(a_draft(), a_key(b"k"))
     finally:
         await again.close()
+
+
+async def test_a_key_the_old_middleware_recorded_is_refused_not_run_again(store: DocDeliveryStore) -> None:
+    """Before the upgrade the middleware kept whole answers (no delivery id) in the same table."""
+    old = a_key(b"old")
+    legacy = {"fingerprint": old.fingerprint, "state": "done", "at": time.time(), "status": 201}
+
+    async def work(tx: Tx) -> None:
+        tx.put(KEYS, old.digest, legacy)
+
+    await store.docs.atomic(work)
+
+    with pytest.raises(Conflict):
+        await store.keyed_delivery(old)
+    assert await store.purge_keys(time.time() + 1) == 1
+    assert await store.keyed_delivery(old) is None

@@ -116,6 +116,8 @@ async def test_twenty_concurrent_requests_with_one_key_make_one_delivery(api: ht
         for r in responses
         if r.status_code == 409
     )
+    # Bound to the delivery, not claimed by a running request: every retry is answered from it.
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 19
     listed = await api.get("/api/deliveries")
     assert list(listed.json()) == ["del_1"]
     assert listed.headers["x-total-count"] == "1"
