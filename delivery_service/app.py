@@ -1,7 +1,7 @@
 """Builds the delivery app: its store and the sales upstream, wired in `create_app`; the lifespan
 opens the store, finishes moves whose call to sales failed and cancels the Pending deliveries of
-orders sales has cancelled. Idempotency-Key records for POST /api/deliveries are kept in the same
-store."""
+orders sales has cancelled, and purges old Idempotency-Keys (bound to the deliveries they
+scheduled, in the same store)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from delivery_service import services
 from delivery_service.clients import SalesClient
@@ -22,9 +21,7 @@ from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 from shared.idempotency import purging
-from shared.idempotency_middleware import STALE_AFTER_SECONDS, DocsIdempotencyStore, IdempotencyMiddleware
-from shared.store import Tables
-from shared.store.docs import TablesDocs, make_docs
+from shared.store.docs import make_docs
 from shared.tasks import periodic
 
 
@@ -36,10 +33,8 @@ def create_app(
 ) -> FastAPI:
     """The delivery app; `store` and `sales` (what answers for the sales service) replace the real ones."""
     settings = settings or DeliverySettings()
-    # An injected store keeps its own data; its idempotency keys get fresh tables.
-    docs = make_docs(settings, "delivery") if store is None else TablesDocs(Tables())
-    the_store = store or DocDeliveryStore(docs)
-    idempotency = DocsIdempotencyStore(docs)
+    # Idempotency-Keys live with the deliveries they scheduled.
+    the_store = store or DocDeliveryStore(make_docs(settings, "delivery"), settings.idempotency_max_keys)
     upstream = Upstream.from_settings("sales", settings.sales_url if sales is None else sales, settings)
     the_sales = SalesClient(upstream)
     grace = timedelta(seconds=settings.move_claim_seconds)
@@ -52,7 +47,7 @@ def create_app(
             resources.push_async_callback(upstream.aclose)
             await the_store.open()
             resources.push_async_callback(the_store.close)
-            await resources.enter_async_context(purging(idempotency.purge, settings.idempotency_ttl_hours))
+            await resources.enter_async_context(purging(the_store.purge_keys, settings.idempotency_ttl_hours))
             await resources.enter_async_context(
                 periodic("finish-moves", settings.move_retry_interval_seconds, finish_moves)
             )
@@ -61,17 +56,10 @@ def create_app(
             )
             yield
 
-    idempotent = Middleware(
-        IdempotencyMiddleware,
-        store=idempotency,
-        routes={("POST", "/api/deliveries")},
-        stale_after=STALE_AFTER_SECONDS,
-    )
     app = create_service_app(
         title="Delivery service",
         lifespan=lifespan,
         routers=[deliveries],
-        middleware=[idempotent],
         internal_secret=settings.internal_secret,
         admission=Bounds.from_settings(settings),
     )

@@ -162,6 +162,14 @@ class DeliveryExists(Conflict):
         super().__init__(f"Order {order_id} already has a delivery")
 
 
+class AlreadyScheduled(Conflict):
+    """The Idempotency-Key is bound to a delivery already: answer from that delivery."""
+
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"Delivery {delivery_id} was scheduled with this Idempotency-Key")
+        self.delivery_id = delivery_id
+
+
 class MoveRefused(Conflict):
     """The delivery's status does not allow the move."""
 

@@ -10,6 +10,7 @@ from delivery_service import services
 from delivery_service.deps import SalesDep, SettingsDep, StoreDep
 from delivery_service.domain import DeliveryStatus
 from delivery_service.schemas import DeliveryIn, DeliveryMoveIn, DeliveryOut
+from shared.idempotency import request_key
 from shared.schemas import error_responses
 from shared.web import Caller, IdempotencyKey, Paging, Staff, page_headers
 
@@ -29,13 +30,16 @@ _SALES_DOWN = {
             400: "Invalid request, or the order does not exist (or is another customer's)",
             403: "The caller has no role",
             409: "The order is not Confirmed, or already has a delivery; "
-            "or the Idempotency-Key was reused with another body, or is still in progress",
+            "or the Idempotency-Key was reused with another body",
+            429: "Too many Idempotency-Keys held by this caller",
             **_SALES_DOWN,
         }
     ),
 )
 async def create_delivery(
     body: DeliveryIn,
+    request: Request,
+    response: Response,
     caller: Caller,
     store: StoreDep,
     sales: SalesDep,
@@ -44,8 +48,9 @@ async def create_delivery(
 ) -> DeliveryOut:
     """Schedule the delivery of a confirmed order, in status Pending.
 
-    Send `Idempotency-Key` to retry safely."""
-    delivery = await services.schedule_delivery(
+    Send `Idempotency-Key` to retry safely: a retry is answered from the delivery the key
+    scheduled, as it is now."""
+    delivery, replayed = await services.schedule_delivery(
         store,
         sales,
         order_id=body.order_id,
@@ -53,7 +58,10 @@ async def create_delivery(
         requested_date=body.estimated_date,
         business_days=settings.business_days,
         principal=caller,
+        key=await request_key(request),
     )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return DeliveryOut.of(delivery)
 
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from delivery_service import domain, metrics
 from delivery_service.clients import CANCELLED_BATCH, Sales
 from delivery_service.domain import (
+    AlreadyScheduled,
     Delivery,
     DeliveryDraft,
     DeliveryNotFound,
@@ -21,6 +22,7 @@ from delivery_service.domain import (
 from delivery_service.store import DeliveryStore
 from shared.clock import utcnow
 from shared.errors import AppError
+from shared.idempotency import Key
 from shared.paging import Page
 from shared.principal import Principal
 
@@ -34,8 +36,13 @@ async def schedule_delivery(
     requested_date: date | None,
     business_days: int,
     principal: Principal,
-) -> Delivery:
-    """A Pending delivery for a confirmed order that has none yet."""
+    key: Key | None = None,
+) -> tuple[Delivery, bool]:
+    """A Pending delivery for a confirmed order that has none yet, and whether it was scheduled
+    before: a retry with the Idempotency-Key `key` is answered from the delivery the key is bound
+    to, as that delivery is now (sales is not asked again)."""
+    if key is not None and (made := await store.keyed_delivery(key)) is not None:
+        return await get_delivery(store, made), True
     order = await sales.get_order(order_id)
     if not principal.owns(order.customer_id):
         raise OrderNotFound(order_id)  # another customer's order does not exist for a customer
@@ -47,9 +54,12 @@ async def schedule_delivery(
         estimated_date=domain.estimated_date(order, requested_date, business_days),
         created_at=utcnow(),
     )
-    delivery = await store.add_delivery(draft)
+    try:
+        delivery = await store.add_delivery(draft, key)
+    except AlreadyScheduled as exc:  # a concurrent request with the same key won
+        return await get_delivery(store, exc.delivery_id), True
     metrics.scheduled()
-    return delivery
+    return delivery, False
 
 
 async def get_delivery(

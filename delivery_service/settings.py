@@ -20,6 +20,7 @@ class DeliverySettings(ServiceSettings):
     # Business days (Monday to Friday) from the order's date to the estimated delivery date.
     business_days: int = Field(default=5, ge=0, le=365)
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
+    idempotency_max_keys: int = Field(default=1000, ge=1)  # Idempotency-Keys one caller may hold at once
     # A move to Shipped or Delivered claims its delivery while sales is asked; the claim is left
     # to the request that made it for this long (longer than a call to sales can take). After that
     # a retry (the periodic one, or a contrary request) asks sales again. The claim never lapses:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from delivery_service.domain import (
+    AlreadyScheduled,
     Delivery,
     DeliveryDraft,
     DeliveryExists,
@@ -15,6 +16,8 @@ from delivery_service.domain import (
     MoveClaim,
     check_turn,
 )
+from shared import idempotency
+from shared.idempotency import Key
 from shared.paging import Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
@@ -29,8 +32,16 @@ class DeliveryStore(Protocol):
     """Deliveries by id. Every method is atomic; ids are `del_<n>`, increasing, never reused (an add
     refused after it took its number leaves a gap)."""
 
-    async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
-        """Store `draft` under the next id `del_<n>`; DeliveryExists if its order already has one."""
+    async def add_delivery(self, draft: DeliveryDraft, key: Key | None = None) -> Delivery:
+        """Store `draft` under the next id `del_<n>`, and bind `key` to it in the same transaction;
+        AlreadyScheduled (nothing stored) when `key` is bound to a delivery already, else
+        DeliveryExists if its order already has one."""
+
+    async def keyed_delivery(self, key: Key) -> str | None:
+        """The delivery `key` is bound to; KeyReused when it came with another body."""
+
+    async def purge_keys(self, older_than: float) -> int:
+        """Forget the idempotency keys bound before `older_than` (epoch seconds)."""
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
 
@@ -73,8 +84,9 @@ class DeliveryStore(Protocol):
 class DocDeliveryStore:
     """The delivery store on any `Docs` backend."""
 
-    def __init__(self, docs: Docs | Tables) -> None:
+    def __init__(self, docs: Docs | Tables, max_keys: int = idempotency.MAX_KEYS_PER_PRINCIPAL) -> None:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
+        self.max_keys = max_keys  # Idempotency-Keys one caller may hold
         self.docs.order(
             DELIVERIES,
             _number,
@@ -82,14 +94,21 @@ class DocDeliveryStore:
             stable=True,  # a delivery's number, customer and order never change
         )
 
-    async def add_delivery(self, draft: DeliveryDraft) -> Delivery:
+    async def add_delivery(self, draft: DeliveryDraft, key: Key | None = None) -> Delivery:
         if await self.docs.get(ORDERS, draft.order_id) is not None:
-            raise DeliveryExists(draft.order_id)  # before taking a number: a plain refusal uses none
+            # Before taking a number: a plain refusal uses none.
+            if key is not None and (made := await self.keyed_delivery(key)) is not None:
+                raise AlreadyScheduled(made)
+            raise DeliveryExists(draft.order_id)
         # The number first, then the transaction: of adds racing for one order, those refused
         # after taking theirs leave gaps.
         delivery = draft.with_id(f"del_{await self.docs.next_number(DELIVERIES)}")
 
         async def work(tx: Tx) -> Delivery:
+            if key is not None and (
+                made := await idempotency.bind(tx, key, delivery.delivery_id, self.max_keys)
+            ):
+                raise AlreadyScheduled(made)
             if await tx.get(ORDERS, draft.order_id) is not None:
                 raise DeliveryExists(draft.order_id)
             tx.put(DELIVERIES, delivery.delivery_id, delivery.to_doc())
@@ -97,6 +116,12 @@ class DocDeliveryStore:
             return delivery
 
         return await self.docs.atomic(work)
+
+    async def keyed_delivery(self, key: Key) -> str | None:
+        return await self.docs.atomic(lambda tx: idempotency.bound(tx, key))
+
+    async def purge_keys(self, older_than: float) -> int:
+        return await idempotency.purge(self.docs, older_than)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         doc = await self.docs.get(DELIVERIES, delivery_id)

@@ -2,12 +2,9 @@
 subject), the method and the path, and remembered with the request's fingerprint (another body
 with the same key is 409).
 
-Two ways to keep a key:
-- bound to what the request created (`bind`, in the same store transaction that creates it): a
-  retry is answered from that thing's current state; a request that created nothing binds nothing.
-  Sales' orders work this way.
-- `shared.idempotency_middleware`, for a route whose resource the middleware cannot see
-  (deliveries): the first answer that created something is replayed.
+A key is bound to what the request created (`bind`, in the same store transaction that creates
+it): a retry is answered from that thing's current state; a request that created nothing binds
+nothing. Every route that takes a key works this way.
 
 Each principal holds at most `limit` keys; records are purged after their time to live.
 """
@@ -87,7 +84,7 @@ async def bound(tx: Tx, key: Key) -> str | None:
         return None
     if doc["fingerprint"] != key.fingerprint:
         raise KeyReused()
-    if "target" not in doc:  # recorded by the middleware before an upgrade: what it made is unknown
+    if "target" not in doc:  # recorded by the old middleware before an upgrade: what it made is unknown
         raise Conflict("This Idempotency-Key was used before an upgrade; send a new key")
     return str(doc["target"])
 

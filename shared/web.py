@@ -70,13 +70,14 @@ def page_headers(request: Request, response: Response, page: Page[Any]) -> None:
         response.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
 
 
-# Read by the route (shared.idempotency.request_key) or by shared.idempotency_middleware; declared on
-# routes so the API description shows it.
+# Read by the route (shared.idempotency.request_key); declared on routes so the API description
+# shows it.
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         max_length=255,
-        description="Retry safely: the same key and body return the first answer and create nothing",
+        description="Retry safely: the same key and body are answered from what the first request "
+        "created, as it is now, and create nothing",
     ),
 ]

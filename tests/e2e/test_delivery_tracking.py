@@ -1,14 +1,17 @@
 """A delivery's life through the real gateway, with sales and inventory as real processes: its
 moves carry the order along (Shipped, Delivered), a cancelled delivery leaves the order as it was,
-a cancelled order cannot ship and its pending delivery is cancelled with it."""
+a cancelled order cannot ship and its pending delivery is cancelled with it; a retry with the
+request's Idempotency-Key, also after a restart of delivery, gets the one delivery as it is now."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from devtools.system import LocalSystem
 from tests.helpers import eventually, order_body
 
 # The same on the JSON default and on Redis with two instances of every service.
@@ -139,4 +142,34 @@ async def test_a_retried_delivery_request_with_its_key_creates_one_delivery(
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["idempotent-replayed"] == "true"
+    assert (await client.get("/api/deliveries")).headers["x-total-count"] == "1"
+
+
+async def test_a_retry_with_its_key_after_delivery_restarted_gets_the_same_delivery_as_it_is_now(
+    client: httpx.AsyncClient, system: LocalSystem
+) -> None:
+    """Issue 14: the key is stored with the delivery it scheduled, so a deploy (SIGTERM, every
+    delivery instance in turn) between a request and its retry changes nothing but what the
+    delivery became meanwhile (on main the first answer, Pending, was replayed)."""
+    body = {"order_id": await place_order(client), "address": "1 Main St"}
+    first = await client.post("/api/deliveries", json=body, headers={"Idempotency-Key": "d-deploy"})
+    assert first.status_code == 201, first.text
+    shipped = await move(client, first.json()["delivery_id"], "Shipped")
+    assert shipped.status_code == 200, shipped.text
+    for name in [n for n in system.specs if n.startswith("delivery")]:
+        assert await asyncio.to_thread(system.stop, name) == 0  # SIGTERM: a graceful exit
+        await asyncio.to_thread(system.start, name)
+
+    statuses: list[int] = []
+    for _ in range(50):  # bounded: a connection the gateway kept to the old process may fail once
+        retry = await client.post("/api/deliveries", json=body, headers={"Idempotency-Key": "d-deploy"})
+        statuses.append(retry.status_code)
+        if retry.status_code not in (502, 503, 504):
+            break
+        await asyncio.sleep(0.2)
+
+    assert retry.status_code == 201, (statuses, retry.text)
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == shipped.json()
+    assert retry.json()["status"] == "Shipped"
     assert (await client.get("/api/deliveries")).headers["x-total-count"] == "1"

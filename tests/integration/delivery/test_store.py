@@ -1,11 +1,13 @@
 """The delivery store on every backend (in memory, the JSON journal, Redis): one delivery per
-order, moves as compare-and-set, claims, indexed listing, and what survives a restart."""
+order, Idempotency-Keys bound to deliveries, moves as compare-and-set, claims, indexed listing,
+and what survives a restart."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from delivery_service.domain import (
+    AlreadyScheduled,
     DeliveryDraft,
     DeliveryExists,
     DeliveryNotFound,
@@ -21,9 +24,11 @@ from delivery_service.domain import (
     MoveRefused,
 )
 from delivery_service.store import DocDeliveryStore
+from shared.errors import Conflict
+from shared.idempotency import KEYS, MAX_KEYS_PER_PRINCIPAL, Key, KeyReused, TooManyKeys
 from shared.paging import Page
 from shared.store import Tables
-from shared.store.docs import Docs, TablesDocs
+from shared.store.docs import Docs, TablesDocs, Tx
 from shared.store.redis_docs import RedisDocs
 from tests.helpers import RedisServer
 
@@ -35,14 +40,27 @@ def a_draft(order_id: str = "order_1", customer_id: str = "cust_001") -> Deliver
 
 
 class RecordingDocs:
-    """Any Docs backend, remembering how each page was asked for (which index, whether filtered)."""
+    """Any Docs backend, remembering how each page was asked for (which index, whether filtered)
+    and the tables each transaction's last run wrote."""
 
     def __init__(self, inner: Docs) -> None:
         self.inner = inner
         self.pages: list[dict[str, Any]] = []
+        self.written: list[set[str]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+    async def atomic(self, work: Callable[[Tx], Awaitable[Any]]) -> Any:
+        written: set[str] = set()
+
+        async def spied(tx: Tx) -> Any:
+            written.clear()  # Redis runs `work` again after a conflict: the last run counts
+            return await work(_WriteSpy(tx, written))
+
+        result = await self.inner.atomic(spied)
+        self.written.append(written)
+        return result
 
     async def page(self, table: str, **kwargs: Any) -> Page[Any]:
         self.pages.append(
@@ -51,7 +69,23 @@ class RecordingDocs:
         return await self.inner.page(table, **kwargs)
 
 
-Opener = Callable[[], DocDeliveryStore]
+class _WriteSpy:
+    def __init__(self, tx: Tx, written: set[str]) -> None:
+        self.tx, self.written = tx, written
+
+    async def get(self, table: str, key: str) -> Any:
+        return await self.tx.get(table, key)
+
+    def put(self, table: str, key: str, doc: Any) -> None:
+        self.written.add(table)
+        self.tx.put(table, key, doc)
+
+    def delete(self, table: str, key: str) -> None:
+        self.written.add(table)
+        self.tx.delete(table, key)
+
+
+Opener = Callable[..., DocDeliveryStore]
 
 
 @pytest.fixture(params=["memory", "json", "redis"])
@@ -60,13 +94,15 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     memory = Tables()
     prefix = f"test-{uuid.uuid4().hex}:"
 
-    def opener() -> DocDeliveryStore:
+    def opener(max_keys: int = MAX_KEYS_PER_PRINCIPAL) -> DocDeliveryStore:
         if request.param == "memory":
-            return DocDeliveryStore(RecordingDocs(TablesDocs(memory)))  # type: ignore[arg-type]
-        if request.param == "redis":
+            docs: Docs = TablesDocs(memory)
+        elif request.param == "redis":
             server: RedisServer = request.getfixturevalue("redis_server")
-            return DocDeliveryStore(RecordingDocs(RedisDocs.from_url(server.url, prefix)))  # type: ignore[arg-type]
-        return DocDeliveryStore(RecordingDocs(TablesDocs(Tables.open(tmp_path / "delivery"))))  # type: ignore[arg-type]
+            docs = RedisDocs.from_url(server.url, prefix)
+        else:
+            docs = TablesDocs(Tables.open(tmp_path / "delivery"))
+        return DocDeliveryStore(RecordingDocs(docs), max_keys)  # type: ignore[arg-type]
 
     return opener
 
@@ -208,3 +244,88 @@ async def test_deliveries_moves_and_cursors_survive_a_restart(open_store: Opener
             await again.add_delivery(a_draft("order_2"))
     finally:
         await again.close()
+
+
+# --- Idempotency-Keys bound to deliveries (issue 14) ---------------------------------------------
+
+
+def a_key(raw: bytes, holder: bytes = b"cust_001", body: bytes = b"{}") -> Key:
+    return Key.of(raw, holder, "POST", "/api/deliveries", body)
+
+
+async def test_a_key_is_bound_in_the_transaction_that_stores_its_delivery(store: DocDeliveryStore) -> None:
+    assert isinstance(store.docs, RecordingDocs)
+    made = await store.add_delivery(a_draft(), a_key(b"k1"))
+
+    assert store.docs.written[-1] >= {"deliveries", KEYS}  # one transaction wrote both
+    assert await store.keyed_delivery(a_key(b"k1")) == made.delivery_id
+    with pytest.raises(KeyReused):
+        await store.keyed_delivery(a_key(b"k1", body=b'{"other": 1}'))
+    for draft in (a_draft(), a_draft("order_2")):  # the key decides, whichever order
+        with pytest.raises(AlreadyScheduled) as again:
+            await store.add_delivery(draft, a_key(b"k1"))
+        assert again.value.delivery_id == made.delivery_id
+    with pytest.raises(DeliveryExists):  # refused: the new key binds nothing
+        await store.add_delivery(a_draft(), a_key(b"k2"))
+    assert await store.keyed_delivery(a_key(b"k2")) is None
+    assert await store.get_delivery("del_2") is None
+
+
+async def test_each_caller_holds_at_most_max_keys_and_old_keys_are_purged(open_store: Opener) -> None:
+    store = open_store(2)
+    try:
+        await store.add_delivery(a_draft("order_1"), a_key(b"k1"))
+        await store.add_delivery(a_draft("order_2"), a_key(b"k2"))
+        with pytest.raises(TooManyKeys):
+            await store.add_delivery(a_draft("order_3"), a_key(b"k3"))
+        assert await store.add_delivery(a_draft("order_3", "bob"), a_key(b"k3", b"bob"))
+
+        assert await store.purge_keys(time.time() + 1) == 3
+        assert await store.keyed_delivery(a_key(b"k1")) is None
+        assert (await store.add_delivery(a_draft("order_4"), a_key(b"k4"))).delivery_id == "del_5"
+    finally:
+        await store.close()
+
+
+async def test_concurrent_adds_with_one_key_store_one_delivery(store: DocDeliveryStore) -> None:
+    results = await asyncio.gather(
+        *(store.add_delivery(a_draft(), a_key(b"burst")) for _ in range(5)), return_exceptions=True
+    )
+
+    made = [r for r in results if not isinstance(r, BaseException)]
+    assert len(made) == 1
+    others = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, AlreadyScheduled) and r.delivery_id == made[0].delivery_id for r in others)
+    assert await store.keyed_delivery(a_key(b"burst")) == made[0].delivery_id
+    listed = await store.list_deliveries(customer_id=None, order_id=None, status=None, after=None, limit=10)
+    assert listed.items == [made[0]]
+
+
+async def test_a_bound_key_survives_a_restart(open_store: Opener) -> None:
+    first = open_store()
+    made = await first.add_delivery(a_draft(), a_key(b"k"))
+    await first.close()
+
+    again = open_store()
+    try:
+        assert await again.keyed_delivery(a_key(b"k")) == made.delivery_id
+        with pytest.raises(AlreadyScheduled):
+            await again.add_delivery(a_draft(), a_key(b"k"))
+    finally:
+        await again.close()
+
+
+async def test_a_key_the_old_middleware_recorded_is_refused_not_run_again(store: DocDeliveryStore) -> None:
+    """Before the upgrade the middleware kept whole answers (no delivery id) in the same table."""
+    old = a_key(b"old")
+    legacy = {"fingerprint": old.fingerprint, "state": "done", "at": time.time(), "status": 201}
+
+    async def work(tx: Tx) -> None:
+        tx.put(KEYS, old.digest, legacy)
+
+    await store.docs.atomic(work)
+
+    with pytest.raises(Conflict):
+        await store.keyed_delivery(old)
+    assert await store.purge_keys(time.time() + 1) == 1
+    assert await store.keyed_delivery(old) is None

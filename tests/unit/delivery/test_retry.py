@@ -32,23 +32,26 @@ def client(sales: FakeSales) -> SalesClient:
     return SalesClient(Upstream("sales", httpx.AsyncClient(transport=transport, base_url="http://sales")))
 
 
-async def interrupted_ship(store: DocDeliveryStore, client: SalesClient, sales: FakeSales) -> str:
-    delivery = await services.schedule_delivery(
+async def scheduled(store: DocDeliveryStore, client: SalesClient, order_id: str) -> str:
+    delivery, _ = await services.schedule_delivery(
         store,
         client,
-        order_id="order_1",
+        order_id=order_id,
         address="1 A St",
         requested_date=None,
         business_days=5,
         principal=OPS,
     )
+    return delivery.delivery_id
+
+
+async def interrupted_ship(store: DocDeliveryStore, client: SalesClient, sales: FakeSales) -> str:
+    delivery_id = await scheduled(store, client, "order_1")
     sales.move_answer = failing(httpx.ConnectError)
     with pytest.raises(ServiceUnavailable):
-        await services.move_delivery(
-            store, client, delivery.delivery_id, "Shipped", claim_seconds=CLAIM_SECONDS
-        )
+        await services.move_delivery(store, client, delivery_id, "Shipped", claim_seconds=CLAIM_SECONDS)
     sales.move_answer = None
-    return delivery.delivery_id
+    return delivery_id
 
 
 async def test_a_move_sales_missed_is_finished_when_sales_is_back(
@@ -114,19 +117,6 @@ async def test_a_move_sales_refuses_is_dropped_and_the_delivery_stays(
 
 
 # --- deliveries cancelled with their orders -------------------------------------------------------
-
-
-async def scheduled(store: DocDeliveryStore, client: SalesClient, order_id: str) -> str:
-    delivery = await services.schedule_delivery(
-        store,
-        client,
-        order_id=order_id,
-        address="1 A St",
-        requested_date=None,
-        business_days=5,
-        principal=OPS,
-    )
-    return delivery.delivery_id
 
 
 async def test_a_cancelled_orders_pending_delivery_is_cancelled_with_it(
