@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import load
+from bench import instances, load
 from bench.measure import GET_CONNECTIONS, ORDER_CONNECTIONS, Bench, measure, say
 from bench.plot import plot
 from bench.report import StoreRun, cpu_table, figures_table, overload_table, raw_table, stores_table
@@ -60,6 +60,7 @@ def write_report(runs: list[StoreRun], out: Path, bench: Bench, started: float, 
         "GET, both measured in the same rounds:\n",
         figures_table(runs) + "\n",
         stores_table(runs) + "\n",
+        *(instances.table(r.two_instances, r.orders, r.flash) + "\n" for r in runs if r.two_instances),
         f"![latency against offered load]({png.name})\n",
         "CPU each process spent per request during the peak runs (from /proc; the gateway's share of a "
         "direct GET is idle noise):\n",
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_report(runs, args.out, bench, started, where)
     print(figures_table(runs))
+    for run in (r for r in runs if r.two_instances):
+        print(instances.table(run.two_instances, run.orders, run.flash))
     say(f"wrote {args.out} and {args.out.with_suffix('.png')} in {(time.time() - started) / 60:.1f} min")
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from bench import balance, load, pauses
+from bench.instances import TwoInstances
 from bench.load import Request, Result, combine
 from bench.preload import preload_orders
 from bench.redis_count import Counted, Monitor, commands_run
@@ -120,15 +121,22 @@ def measure(bench: Bench, store: str, root: Path, preload: int) -> StoreRun:
         if nginx:
             stack.callback(nginx.stop)
             nginx.start()
+        two = _two_instances(stack, root, redis) if redis else None
         books = empty.stock_up(BOOKS, 1_000_000)
-        full.stock_up(BOOKS, 1_000_000)
+        for other in (full, *([two] if two else [])):
+            other.stock_up(BOOKS, 1_000_000)
         stock_before = balance.stocks(empty.url, AUTH, books)
+        two_before = balance.stocks(two.url, AUTH, books) if two else {}
         bench.get(empty.url + BOOK, AUTH, seconds=2)  # warm-up: connections and first-call costs
         bench.get(bare.url + BOOK, {}, seconds=2)
-        for system in (empty, full):
+        for system in (empty, full, *([two] if two else [])):
             bench.orders(system, books, seconds=2)
-        _rounds(bench, run, empty, full, bare, nginx, redis, books)
+        _rounds(bench, run, empty, full, bare, nginx, redis, books, two)
         full.close()
+        if two and run.two_instances:
+            say(f"{store}: checking that the books balance on the two-instance system")
+            run.two_instances.balance = balance.check(two.url, AUTH, two_before)
+            two.close()
         if redis:
             run.redis_client, run.redis_client_orders = _monitored(bench, redis, empty, books)
             run.fsync_always, run.fsync_off = _fsync_always(bench, root, empty, books)
@@ -147,9 +155,11 @@ def _rounds(
     nginx: Nginx | None,
     redis: RedisServer | None,
     books: list[str],
+    two: BenchSystem | None = None,
 ) -> None:
     store = run.store
     gateway, proxied, orders, flash, orders_full = [], [], [], [], []
+    twos = TwoInstances()
     for i in range(ROUNDS):
         say(f"{store}: round {i + 1}/{ROUNDS}: GET bare FastAPI, direct, through the gateway, nginx")
         run.bare.append(bench.get(bare.url + BOOK, {}))
@@ -168,8 +178,23 @@ def _rounds(
             run.redis_per_order = (_commands(redis) - commands) / max(orders[-1].requests, 1)
         flash.append(bench.orders(empty, [FLASH_BOOK]))
         orders_full.append(bench.orders(full, books))
+        if two:
+            say(f"{store}: round {i + 1}/{ROUNDS}: the same orders on two instances of every service")
+            twos.spread.append(bench.orders(two, books))
+            twos.flash.append(bench.orders(two, [FLASH_BOOK]))
     run.gateway, run.nginx = combine(gateway), combine(proxied)
     run.orders, run.flash, run.orders_full = combine(orders), combine(flash), combine(orders_full)
+    run.two_instances = twos if two else None
+
+
+def _two_instances(stack: contextlib.ExitStack, root: Path, redis: RedisServer) -> BenchSystem:
+    """Two instances of every service behind one gateway, on the same Redis server (a database of
+    its own), started for the rounds and closed after its books balance is checked."""
+    (root / "two").mkdir()
+    two = BenchSystem(root / "two", "redis", redis.url.removesuffix("/0") + "/2", instances=2)
+    stack.callback(two.close)
+    two.start()
+    return two
 
 
 def _monitored(

@@ -34,12 +34,18 @@ class BenchSystem(LocalSystem):
     benchmark reads off them: CPU used, signed direct calls, and a catalog stocked for orders."""
 
     def __init__(
-        self, root: Path, store: str, redis_url: str | None = None, code: Path | None = None
+        self,
+        root: Path,
+        store: str,
+        redis_url: str | None = None,
+        code: Path | None = None,
+        instances: int = 1,
     ) -> None:
-        """`code`: a directory whose modules the processes run instead of this checkout's."""
+        """`code`: a directory whose modules the processes run instead of this checkout's; `instances`
+        of every service (Redis only), the gateway spreading calls over them."""
         # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first.
         env = {**ENV, **({"PYTHONPATH": str(code), "PYTHONSAFEPATH": "1"} if code else {})}
-        super().__init__(root, env, store, redis_url=redis_url)
+        super().__init__(root, env, store, instances=instances, redis_url=redis_url)
         self.store = store
 
     @property
