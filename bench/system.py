@@ -20,12 +20,15 @@ from shared import internal
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 # What the gateway sends inventory for the dev token (an admin), so a direct call does the same work.
 PRINCIPAL = {"x-principal-subject": "dev", "x-principal-roles": "admin"}
-# The benchmark measures our code, not a tuning knob: no rate limit, and a payment provider that
-# answers at once and never fails (the simulated provider's defaults, spelled out).
+# The benchmark measures our code, not a tuning knob: no rate limit, no cap on one caller's
+# Idempotency-Keys, and a payment provider that answers at once and never fails (its defaults).
 ENV = {
     "GATEWAY_RATE_LIMIT_PER_SECOND": "0",
     "SALES_PAYMENT_FAILURE_RATE": "0",
     "SALES_PAYMENT_TIMEOUT_RATE": "0",
+    # Every order comes from one caller (the dev token) with a fresh Idempotency-Key, and a caller
+    # may hold 1,000 keys by default: past that every order was refused (429) within a run.
+    "SALES_IDEMPOTENCY_MAX_KEYS": "100000000",
 }
 
 
