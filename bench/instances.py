@@ -47,15 +47,38 @@ def verdict(balance: Balance | None) -> str:
     )
 
 
+def _failed(results: list[Result | None]) -> float:
+    """The share of requests that failed over `results` (a ratio of failures means nothing)."""
+    done = [r for r in results if r is not None]
+    requests = sum(r.requests for r in done)
+    return sum(r.errors for r in done) / requests if requests else 0.0
+
+
+def _cell(value: float, failed: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if failed > 0.01:
+        return f"{value:.2f} ({failed:.0%} failed) **missed**"
+    return f"{value:.2f} {'met' if value >= 1.0 else '**missed**'}"
+
+
+def _raw(results: list[Result]) -> str:
+    both = combine(results)
+    return "n/a" if both is None else f"{both.rps:,.0f}/s, {both.errors}/{both.requests} failed"
+
+
 def table(two: TwoInstances | None, one_spread: Result | None, one_flash: Result | None) -> str:
     """The Markdown table: the two ratios and the books balance; empty when nothing was measured."""
     if two is None:
         return ""
-    lines = ["| two instances of every service, one Redis | target | value |", "|---|---|---|"]
-    for name, value in rows(two, one_spread, one_flash):
-        met = None if math.isnan(value) else value >= 1.0
-        text = "n/a" if math.isnan(value) else f"{value:.2f}"
-        mark = {True: " met", False: " **missed**", None: ""}[met]
-        lines.append(f"| {name} | {TARGET} | {text}{mark} |")
-    lines.append(f"| the books balance after its runs | each unit sold once | {verdict(two.balance)} |")
+    lines = [
+        "| two instances of every service, one Redis | target | value | two instances | one |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, value), mine, one in zip(
+        rows(two, one_spread, one_flash), (two.spread, two.flash), (one_spread, one_flash), strict=True
+    ):
+        cell = _cell(value, _failed([*mine, one]))
+        lines.append(f"| {name} | {TARGET} | {cell} | {_raw(mine)} | {_raw([one] if one else [])} |")
+    lines.append(f"| the books balance after its runs | each unit sold once | {verdict(two.balance)} | | |")
     return "\n".join(lines)

@@ -52,3 +52,13 @@ def test_nothing_measured_gives_no_table_and_a_missing_run_no_verdict() -> None:
     assert "| two instances ÷ one, orders/s spread over 50 books | ≥ 1.0 | n/a |" in text
     assert "not checked" in text
     assert all(math.isnan(value) for _, value in rows(TwoInstances(), result(400), result(100)))
+
+
+def test_a_ratio_over_runs_that_failed_meets_no_target_and_shows_each_side() -> None:
+    # 429s answered fast would make two instances look faster: the failures must show and miss.
+    two = TwoInstances(spread=[result(900, errors=50)], flash=[result(100)])
+
+    text = table(two, one_spread=result(300), one_flash=result(100))
+
+    assert "| ≥ 1.0 | 3.00 (25% failed) **missed** | 900/s, 50/100 failed | 300/s, 0/100 failed |" in text
+    assert "| ≥ 1.0 | 1.00 met | 100/s, 0/100 failed | 100/s, 0/100 failed |" in text
