@@ -43,17 +43,24 @@ async def test_sigterm_mid_burst_exits_0_and_loses_nothing_acknowledged(
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {201, 503, 504}, statuses
     system.start(victim)
+
+    async def answering() -> bool:
+        # The burst's cut connections may have opened the gateway's breaker for the victim: until it
+        # half-opens (BREAKER_RESET_SECONDS), reads are a fast 503, which is "not yet", not a failure.
+        for probe in ("/api/orders?limit=1", "/api/books/123"):
+            if (await client.get(probe)).status_code == 503:
+                return False
+        return True
+
+    assert await eventually(answering), "the restarted service never answered through the gateway"
     for response in responses:
         if response.status_code == 201:
             order = response.json()
             assert (await client.get(f"/api/orders/{order['order_id']}")).json() == order
 
     async def balanced() -> bool:
-        # The burst's cut connections may have opened the gateway's breaker for the victim: until it
-        # half-opens (BREAKER_RESET_SECONDS), reads are a fast 503, which is "not yet", not a failure.
-        for probe in ("/api/orders?limit=1", "/api/books/123"):
-            if (await client.get(probe)).status_code == 503:
-                return False
+        if not await answering():
+            return False
         orders = await all_orders(client, 100)
         settled = all(o["status"] in ("Confirmed", "Failed") for o in orders)
         return settled and await stock(client, "123") + sold(orders, "123") == 50
