@@ -146,13 +146,18 @@ def _number(order_id: str) -> int:
 @asynccontextmanager
 async def on_start(store: SalesStore, holds: HoldsClient, retry_seconds: float) -> AsyncIterator[None]:
     """Reconcile once in the background after start, trying again every `retry_seconds` while
-    inventory or the store is unavailable; stopped when the context closes."""
+    inventory or the store is unavailable; stopped when the context closes. It waits until
+    inventory answers its health check first: calls to an inventory still starting would open
+    sales' breaker for it, and the first orders would be refused fast for nothing."""
 
     async def run() -> None:
         while True:
             try:
+                await holds.upstream.ready()  # straight at the instances, never through the breaker
                 await reconcile(store, holds)
                 return
+            except RuntimeError as exc:  # no instance ready yet
+                log.info("reconciliation waits for inventory", extra={"error": str(exc)})
             except AppError as exc:
                 log.warning("reconciliation postponed", extra={"error": exc.message})
             except Exception:
