@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -245,18 +245,6 @@ async def test_a_retry_after_inventory_was_frozen_places_the_order(
         return await stock(client, "123") == 47
 
     assert await eventually(balanced, within=90), await stock(client, "123")
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, to stop."""
-    server = RedisServer(tmp_path / "redis", durable=True)
-    (tmp_path / "redis").mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_with_the_store_down_a_request_with_a_key_is_503_never_500(

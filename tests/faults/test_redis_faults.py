@@ -28,19 +28,8 @@ FAST_RECOVERY = {
 
 
 @pytest.fixture
-def redis_db(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", durable=True)
-    (tmp_path / "redis").mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def shop(tmp_path: Path, redis_db: RedisServer) -> Iterator[LocalSystem]:
-    system = LocalSystem(tmp_path, env=FAST_RECOVERY, store="redis", instances=2, redis_url=redis_db.url)
+def shop(tmp_path: Path, own_redis: RedisServer) -> Iterator[LocalSystem]:
+    system = LocalSystem(tmp_path, env=FAST_RECOVERY, store="redis", instances=2, redis_url=own_redis.url)
     try:
         system.start()
         yield system
@@ -81,7 +70,7 @@ async def test_killing_an_inventory_instance_mid_race_still_sells_each_unit_once
 
 
 async def test_redis_stopped_mid_stream_fails_cleanly_and_the_shop_recovers_by_itself(
-    http: httpx.AsyncClient, redis_db: RedisServer
+    http: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:
     statuses: list[int] = []
     five_sold = asyncio.Event()
@@ -98,9 +87,9 @@ async def test_redis_stopped_mid_stream_fails_cleanly_and_the_shop_recovers_by_i
 
     async def outage() -> None:
         await asyncio.wait_for(five_sold.wait(), timeout=60)
-        redis_db.stop()
+        own_redis.stop()
         await asyncio.sleep(1.5)
-        redis_db.start()
+        own_redis.start()
 
     await asyncio.gather(outage(), *(buyer() for _ in range(4)))
 
