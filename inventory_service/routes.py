@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from inventory_service import services
 from inventory_service.deps import Filters, SettingsDep, StoreDep
+from inventory_service.domain import Hold
 from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, HoldOut, StockIn
 from shared.schemas import error_responses
 from shared.web import Admin, Caller, Paging, Staff, page_headers
@@ -104,28 +105,32 @@ async def hold_stock(body: HoldIn, store: StoreDep, settings: SettingsDep) -> Re
     hold, created = await services.hold_stock(
         store, body.order_id, body.wanted(), settings.hold_ttl_seconds, body.max_total
     )
-    return _json(HoldOut.json_of(hold), 201 if created else 200)
+    return _hold(hold, 201 if created else 200)
 
 
 @internal.get("/{order_id}", response_model=HoldOut)
 async def get_hold(order_id: str, store: StoreDep) -> Response:
-    return _json(HoldOut.json_of(await services.get_hold(store, order_id)))
+    return _hold(await services.get_hold(store, order_id))
 
 
 @internal.post("/{order_id}/commit", response_model=HoldOut)
 async def commit_hold(order_id: str, store: StoreDep) -> Response:
-    return _json(HoldOut.json_of(await services.commit_hold(store, order_id)))
+    return _hold(await services.commit_hold(store, order_id))
 
 
 @internal.post("/{order_id}/release", response_model=HoldOut)
 async def release_hold(order_id: str, store: StoreDep) -> Response:
-    return _json(HoldOut.json_of(await services.release_hold(store, order_id)))
+    return _hold(await services.release_hold(store, order_id))
 
 
 @internal.post("/{order_id}/return", response_model=HoldOut)
 async def return_hold(order_id: str, store: StoreDep) -> Response:
-    return _json(HoldOut.json_of(await services.return_hold(store, order_id)))
+    return _hold(await services.return_hold(store, order_id))
 
 
 def _json(body: bytes, status: int = 200) -> Response:
     return Response(body, status, media_type="application/json")
+
+
+def _hold(hold: Hold, status: int = 200) -> Response:
+    return _json(HoldOut.json_of(hold), status)
