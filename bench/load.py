@@ -80,14 +80,16 @@ def parse_wrk(output: str) -> Result:
     requests = int(re.search(r"^\s*(\d+) requests in", output, re.M).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    refused = int(errors.group(1)) if errors else 0
+    answered = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     return Result(
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        # Answers that were not 2xx (a system shedding load refuses fast) are not throughput.
+        rps=answered * (requests - refused) / requests if requests else 0.0,
         p50=_ms(latency["50"]),
         p90=_ms(latency["90"]),
         p99=_ms(latency["99"]),
         requests=requests,
-        errors=(int(errors.group(1)) if errors else 0)
-        + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
+        errors=refused + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
     )
 
 
