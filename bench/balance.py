@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,9 +48,18 @@ def balance(
     )
 
 
-def _get(url: str, headers: Mapping[str, str]) -> tuple[Any, str | None]:
-    with urllib.request.urlopen(urllib.request.Request(url, headers=dict(headers)), timeout=30) as r:
-        return json.load(r), r.headers.get("link")
+def _get(url: str, headers: Mapping[str, str], attempts: int = 10) -> tuple[Any, str | None]:
+    """GET `url`; a 503 or 429 (a system still shedding the overload runs' queue) is retried after
+    its Retry-After, as a client would, `attempts` times in all."""
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=dict(headers)), timeout=30) as r:
+                return json.load(r), r.headers.get("link")
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (429, 503) or attempt == attempts - 1:
+                raise
+            time.sleep(min(float(exc.headers.get("retry-after") or 1), 5))
+    raise AssertionError("unreachable")
 
 
 def stocks(base: str, headers: Mapping[str, str], books: Iterable[str]) -> dict[str, int]:
