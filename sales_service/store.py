@@ -4,17 +4,18 @@ the JSON journal, or Redis shared by several instances)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
-from sales_service.domain import AlreadyPlaced, Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
+from sales_service import rules
+from sales_service.documents import CUSTOMER, LEASES, ORDER_NUMBERS, ORDERS, PENDING, number, put
+from sales_service.domain import Order, OrderNotFound, OrderStatus, PaymentStatus, check_move
 from shared import idempotency
 from shared.idempotency import Key
 from shared.paging import Page
 from shared.store import Tables
 from shared.store.docs import Docs, TablesDocs, Tx
 
-ORDERS, PENDING, LEASES = "orders", "pending", "leases"
-ORDER_NUMBERS = "order"  # the counter of order numbers
+__all__ = ["ORDERS", "DocSalesStore", "SalesStore"]
 
 
 class SalesStore(Protocol):
@@ -81,41 +82,24 @@ class DocSalesStore:
         self.docs = TablesDocs(docs) if isinstance(docs, Tables) else docs
         self.max_keys = max_keys  # Idempotency-Keys one caller may hold
         # An order's number and customer never change: saving one needs no read of what it replaces.
-        self.docs.order(ORDERS, _number, indexes={"customer": lambda doc: doc["customer_id"]}, stable=True)
+        self.docs.order(ORDERS, number, indexes={CUSTOMER: lambda doc: doc["customer_id"]}, stable=True)
 
     async def add_order(
         self, draft: Order, lease: tuple[str, float] | None = None, key: Key | None = None
     ) -> Order:
         order = draft.with_id(f"order_{await self.docs.next_number(ORDER_NUMBERS)}")
 
-        async def work(tx: Tx) -> None:
-            if key is not None and (placed := await idempotency.bind(tx, key, order.order_id, self.max_keys)):
-                raise AlreadyPlaced(placed)
-            _put(tx, order)
-            if lease is not None:
-                tx.put(LEASES, order.order_id, {"owner": lease[0], "until": lease[1]})
-
-        await self.docs.atomic(work)
+        await self.docs.decide(rules.create(order, lease, key, self.max_keys))
         return order
 
     async def save_order(self, order: Order) -> None:
         async def work(tx: Tx) -> None:
-            _put(tx, order)
+            put(tx, order)
 
         await self.docs.atomic(work)
 
     async def swap_order(self, expected: Order, new: Order) -> tuple[Order, bool]:
-        async def work(tx: Tx) -> tuple[Order, bool]:
-            doc = await tx.get(ORDERS, expected.order_id)
-            if doc is None:
-                raise OrderNotFound()
-            current = Order.from_doc(doc)
-            if (current.status, current.payment_status) != (expected.status, expected.payment_status):
-                return current, False
-            _put(tx, new)
-            return new, True
-
-        return await self.docs.atomic(work)
+        return await self.docs.decide(rules.swap(expected, new))
 
     async def lease_order(self, order_id: str, owner: str, until: float) -> bool:
         async def work(tx: Tx) -> bool:
@@ -166,7 +150,7 @@ class DocSalesStore:
             if not check_move(order, to):
                 return order, False
             moved = order.moved(to, payment_status)
-            _put(tx, moved)
+            put(tx, moved)
             return moved, True
 
         return await self.docs.atomic(work)
@@ -178,7 +162,7 @@ class DocSalesStore:
             ORDERS,
             after=after,
             limit=limit,
-            index="customer" if customer_id is not None else None,
+            index=CUSTOMER if customer_id is not None else None,
             value=customer_id,
             keep=(lambda doc: doc["status"] == status) if status is not None else None,
         )
@@ -196,16 +180,3 @@ class DocSalesStore:
 
     async def close(self) -> None:
         await self.docs.close()
-
-
-def _put(tx: Tx, order: Order) -> None:
-    tx.put(ORDERS, order.order_id, order.to_doc())
-    if order.unsettled:
-        tx.put(PENDING, order.order_id, True)
-    else:
-        tx.delete(PENDING, order.order_id)
-        tx.delete(LEASES, order.order_id)  # a settled order has nothing left to own
-
-
-def _number(doc: dict[str, Any]) -> int:
-    return int(str(doc["order_id"]).removeprefix("order_"))

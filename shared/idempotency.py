@@ -32,6 +32,7 @@ log = logging.getLogger("shared.idempotency")
 MAX_KEY_LENGTH = 255
 MAX_KEYS_PER_PRINCIPAL = 1000
 KEYS, HOLDERS = "idempotency", "idempotency_holders"
+OLD_KEY = "This Idempotency-Key was used before an upgrade; send a new key"
 
 
 class KeyReused(Conflict):
@@ -85,7 +86,7 @@ async def bound(tx: Tx, key: Key) -> str | None:
     if doc["fingerprint"] != key.fingerprint:
         raise KeyReused()
     if "target" not in doc:  # recorded by the old middleware before an upgrade: what it made is unknown
-        raise Conflict("This Idempotency-Key was used before an upgrade; send a new key")
+        raise Conflict(OLD_KEY)
     return str(doc["target"])
 
 

@@ -49,14 +49,17 @@ class Rule(Generic[T]):
     the script finds only by reading: `<prefix><table>:<key>`, which a Redis Cluster allows only
     when the prefix is a hash tag such as `{inventory}:`), then `args`; it replies one JSON
     text, which `answer` turns into the result (or a domain error). It may change documents of
-    ordered tables only where their sort key and index values stay as they are. On Tables, `twin`
-    (the same rule in Python) runs as one transaction instead."""
+    ordered tables only where their sort key and index values stay as they are, unless it keeps
+    their sorted sets in step itself: `sets` names them as (table, `order` or
+    `idx:<index>:<value>`), and their keys follow the key sets in KEYS. On Tables, `twin` (the
+    same rule in Python) runs as one transaction instead, and the tables keep their own order."""
 
     script: str
     items: Sequence[tuple[str, str]]
     args: Sequence[str | int]
     answer: Callable[[Any], T]
     twin: Callable[[Tx], Awaitable[T]]
+    sets: Sequence[tuple[str, str]] = ()
 
 
 class Docs(Protocol):

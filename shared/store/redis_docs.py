@@ -186,6 +186,7 @@ class RedisDocs:
             script = self._scripts[rule.script] = self.redis.register_script(rule.script)
         keys = [self.doc_key(table, key) for table, key in rule.items]
         keys += [self._set_key(table, "keys") for table, _ in rule.items]
+        keys += [self._set_key(table, suffix) for table, suffix in rule.sets]
         async with _store_errors():
             reply = await script(keys=keys, args=[self.prefix, *rule.args])
         return rule.answer(orjson.loads(reply))

@@ -180,6 +180,8 @@ async def test_a_key_is_bound_to_the_order_it_placed_and_freed_with_a_deleted_or
 
     assert await store.keyed_order(a_key(b"k2")) is None
     assert (await store.add_order(a_draft(), key=a_key(b"k3"))).order_id == "order_6"
+    with pytest.raises(KeyReused):
+        await store.add_order(a_draft(), key=a_key(b"k1", body=b'{"other": 1}'))
     assert await store.purge_keys(time.time() + 1) == 3
     assert await store.keyed_order(a_key(b"k1")) is None
 
@@ -197,4 +199,33 @@ async def test_a_key_recorded_before_the_upgrade_is_refused_not_run_again(docs: 
 
     with pytest.raises(Conflict):
         await store.keyed_order(old)
+    with pytest.raises(Conflict):
+        await store.add_order(a_draft(), key=old)
+    assert await pending_ids(store) == []
     assert await store.purge_keys(time.time() + 1) == 1
+
+
+async def test_racing_orders_under_one_caller_bind_each_key_once_and_stop_at_the_cap(docs: Docs) -> None:
+    """Placing is decided where the data is (a script on Redis): twenty requests with one key place
+    one order; forty with new keys against a cap of 25 place exactly 25, none lost to a retry."""
+    store = DocSalesStore(docs, max_keys=25)
+
+    async def place(raw: bytes) -> str:
+        try:
+            return (await store.add_order(a_draft(), ("saga", time.time() + 60), a_key(raw))).order_id
+        except AlreadyPlaced as exc:
+            return f"again:{exc.order_id}"
+        except TooManyKeys:
+            return "refused"
+
+    same = await asyncio.gather(*(place(b"same") for _ in range(20)))
+    placed = [answer for answer in same if not answer.startswith("again:")]
+    assert len(placed) == 1
+    assert set(same) == {placed[0], f"again:{placed[0]}"}
+
+    fresh = await asyncio.gather(*(place(f"k{n}".encode()) for n in range(40)))
+    assert fresh.count("refused") == 16
+    assert len(await pending_ids(store)) == 25
+    page = await store.list_orders(customer_id="cust_001", status=None, after=None, limit=100)
+    assert sorted(order.order_id for order in page.items) == await pending_ids(store)
+
