@@ -59,13 +59,11 @@ async def place_order(
     is answered from the order the key is bound to, as that order is now (`answer`)."""
     if not principal.owns(customer_id):
         raise Forbidden("Customers may order only for themselves")
-    if key is not None and (placed := await store.keyed_order(key)) is not None:
-        return await _answer_retry(store, placed), True
     saga = Saga(store, lease_seconds, key)
     draft = Order("", customer_id, lines, payment_method, utcnow())
     try:
         order = await store.add_order(draft, saga.lease(), key)
-    except AlreadyPlaced as exc:  # a concurrent request with the same key won
+    except AlreadyPlaced as exc:  # a retry, or a concurrent request with the same key that won
         return await _answer_retry(store, exc.order_id), True
     try:
         return await _run(saga, inventory, payments, order, payment_token), False
