@@ -3,7 +3,8 @@ while the benchmark's load runs, and prints each one's top frames (for bench/not
 
     python -m bench.profile [--store json|redis] [--load orders|get|flash] [--seconds 10] [--out DIR]
 
-`--load get` is the direct GET at inventory (signed as the gateway signs), `orders` the spread
+`--load get` is the direct GET at inventory (signed as the gateway signs), `gateway-get` the same GET
+through the gateway, `orders` the spread
 orders through the gateway, `flash` every order for one book. DIR gets one collapsed-stack file per
 process (`<name>.txt`: flamegraph.pl or speedscope.app draw it), or an SVG each with `--svg`.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bench import load
 from bench.measure import BOOK, BOOKS, FLASH_BOOK, Bench, say
-from bench.system import BenchSystem, RedisServer
+from bench.system import AUTH, BenchSystem, RedisServer
 
 _LINE_NUMBER = re.compile(r":\d+\)")
 
@@ -76,6 +77,8 @@ def _record(pid: int, seconds: float, out: Path, svg: bool) -> subprocess.Popen[
 def _load(bench: Bench, system: BenchSystem, kind: str, books: list[str], seconds: float) -> load.Result:
     if kind == "get":
         return bench.get(system.inventory_url + BOOK, lambda: system.signed("GET", BOOK), seconds=seconds)
+    if kind == "gateway-get":
+        return bench.get(system.url + BOOK, AUTH, seconds=seconds)
     return bench.orders(system, [FLASH_BOOK] if kind == "flash" else books, seconds=seconds)
 
 
@@ -91,7 +94,9 @@ def profile(store: str, kind: str, seconds: float, out: Path, svg: bool, loadgen
             books = system.stock_up(BOOKS, 1_000_000)
             bench = Bench(loadgen, seconds)
             _load(bench, system, kind, books, 2)  # warm-up
-            names = ["inventory"] if kind == "get" else ["gateway", "sales", "inventory"]
+            names = {"get": ["inventory"], "gateway-get": ["gateway", "inventory"]}.get(
+                kind, ["gateway", "sales", "inventory"]
+            )
             suffix = "svg" if svg else "txt"
             spies = {n: _record(system.processes[n].pid, seconds, out / f"{n}.{suffix}", svg) for n in names}
             result = _load(bench, system, kind, books, seconds)
@@ -113,7 +118,7 @@ def profile(store: str, kind: str, seconds: float, out: Path, svg: bool, loadgen
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", choices=["json", "redis"], default="json")
-    parser.add_argument("--load", choices=["orders", "get", "flash"], default="orders")
+    parser.add_argument("--load", choices=["orders", "get", "gateway-get", "flash"], default="orders")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-profile"))
     parser.add_argument("--svg", action="store_true", help="flame graphs instead of collapsed stacks")
