@@ -235,7 +235,9 @@ def _fsync_always(
 def _latency(bench: Bench, run: StoreRun, empty: BenchSystem, books: list[str]) -> None:
     for share in SHARES:
         # The peak again just before: the machine's spare capacity drifts, and an open-loop rate
-        # above what it can serve at that moment measures a queue growing, not a latency.
+        # above what it can serve at that moment measures a queue growing, not a latency. First
+        # a pause, for the sagas the last overload run left in flight to finish.
+        time.sleep(2)
         peak = bench.orders(empty, books, seconds=3).rps
         say(f"{run.store}: POST /api/orders at {share:.0%} of the peak, {peak:.0f}/s (open loop)")
         urls = {name: spec.url for name, spec in empty.specs.items()}
