@@ -22,6 +22,12 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = 1_048_576
     # Calls in flight per service, and connections in each instance's pool (shared/http.py).
     max_concurrent_calls: int = Field(256, ge=1)
+    # Writes (orders, deliveries, stock) in flight at once, where the public enters: past the peak
+    # the rest wait in a line of 256 (a burst: up to 5 s; a standing queue: 5 ms) or get 503 at
+    # once, so admitted orders stay fast (shared/admission.py; bench/notes.md has the figures).
+    max_in_flight_writes: int = Field(32, ge=1)
+    max_queued: int = Field(256, ge=0)
+    max_queue_wait_seconds: float = Field(5.0, gt=0)
     # Who may call: a tokens file and/or JWTs. With neither, `dev_token` is an admin (development).
     tokens_file: Path | None = Field(
         None, validation_alias=AliasChoices("TOKENS_FILE", "GATEWAY_TOKENS_FILE")

@@ -4,6 +4,14 @@ queue with a deadline in front of it, and a fast 503 with `Retry-After` in the e
 Admitted requests stay fast because no more than the bound run at once; the rest are refused at
 once rather than waiting in accept queues and event loops that nothing bounds. A queued request
 whose client has gone, or that waited longer than the deadline, is dropped before it starts.
+
+The line tells a burst from overload as CoDel does (Nichols and Jacobson, "Controlling Queue
+Delay", 2012; Facebook's server queues work the same way): a line that has emptied within the last
+`standing_after` seconds is a burst, and its requests may wait up to `wait_seconds` (200 buyers at
+once are all served); a line that has not emptied for that long is a standing queue, more work
+arriving than the process can do, and a request joining it waits at most `standing_wait` before
+it is refused. So past the peak the line holds only what is served within `standing_wait`, and an
+admitted request's latency stays near what it is below the peak.
 Health, readiness and metrics are never shed: an overloaded process is still alive and says so.
 """
 
@@ -43,6 +51,8 @@ class Bounds:
     queue: int  # per class
     wait_seconds: float
     retry_after: int
+    standing_wait: float = 0.005  # the most a request waits in a standing queue
+    standing_after: float = 0.5  # a line not empty for this long is a standing queue
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Bounds:
@@ -52,19 +62,34 @@ class Bounds:
             queue=settings.max_queued,
             wait_seconds=settings.max_queue_wait_seconds,
             retry_after=settings.overload_retry_after_seconds,
+            standing_wait=settings.standing_queue_wait_seconds,
+            standing_after=settings.standing_queue_after_seconds,
         )
 
 
 class Gate:
-    """At most `limit` holders at once, at most `queue` waiting (first come, first served)."""
+    """At most `limit` holders at once, at most `queue` waiting (first come, first served); a
+    line that has not been empty for `standing_after` seconds lets a newcomer wait at most
+    `standing_wait` (see the module's docstring)."""
 
-    def __init__(self, limit: int, queue: int) -> None:
+    def __init__(
+        self, limit: int, queue: int, standing_wait: float = 0.005, standing_after: float = 0.5
+    ) -> None:
         if limit < 1 or queue < 0:
             raise ValueError("a gate needs limit >= 1 and queue >= 0")
         self.limit = limit
         self.queue = queue
+        self.standing_wait = standing_wait
+        self.standing_after = standing_after
         self.in_flight = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._busy_since = 0.0  # when the line last went from empty to waiting (loop time)
+
+    def _deadline(self, now: float, deadline: float) -> float:
+        """How long a request joining the line now may wait."""
+        if self._waiting and now - self._busy_since >= self.standing_after:
+            return min(deadline, self.standing_wait)
+        return deadline
 
     @property
     def waiting(self) -> int:
@@ -86,7 +111,12 @@ class Gate:
         if len(self._waiting) >= self.queue:
             gone.close()
             return FULL
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadline = self._deadline(now, deadline)
+        if not self._waiting:
+            self._busy_since = now
+        turn: asyncio.Future[None] = loop.create_future()
         self._waiting.append(turn)
         gone_task = asyncio.create_task(gone)
         try:
@@ -123,7 +153,10 @@ class AdmissionMiddleware:
     def __init__(self, app: ASGIApp, *, bounds: Bounds) -> None:
         self.app = app
         self.bounds = bounds
-        self.gates = {"reads": Gate(bounds.reads, bounds.queue), "writes": Gate(bounds.writes, bounds.queue)}
+        self.gates = {
+            kind: Gate(limit, bounds.queue, bounds.standing_wait, bounds.standing_after)
+            for kind, limit in (("reads", bounds.reads), ("writes", bounds.writes))
+        }
         self._shed = {
             (kind, why): SHED.labels(kind, why) for kind in self.gates for why in (FULL, LATE, GONE)
         }

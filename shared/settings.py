@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
     max_in_flight_writes: int = Field(200, ge=1)
     max_queued: int = Field(100, ge=0)
     max_queue_wait_seconds: float = Field(2.0, gt=0)
+    # A line not empty for `standing_queue_after_seconds` is overload, not a burst: a request
+    # joining it waits at most `standing_queue_wait_seconds` (shared/admission.py).
+    standing_queue_wait_seconds: float = Field(0.005, gt=0)
+    standing_queue_after_seconds: float = Field(0.5, gt=0)
     overload_retry_after_seconds: int = Field(1, ge=1)
     # One secret shared by the gateway and every service (INTERNAL_SECRET): calls between them carry
     # an HMAC with it, and a service refuses any other. Unset, a service trusts its network (dev).

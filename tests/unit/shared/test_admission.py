@@ -12,7 +12,7 @@ import orjson
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from shared.admission import ADMITTED, AdmissionMiddleware, Bounds, Gate
+from shared.admission import ADMITTED, LATE, AdmissionMiddleware, Bounds, Gate
 from tests.helpers import sample
 
 LONG = 3600.0  # a deadline no test reaches
@@ -253,5 +253,34 @@ async def test_a_waiter_cancelled_after_being_handed_a_place_passes_it_on() -> N
 
     assert await second == ADMITTED
     assert gate.in_flight == 1
+    gate.leave()
+    assert gate.in_flight == 0
+
+
+async def test_a_burst_waits_its_turn_but_a_standing_queue_refuses_newcomers_at_once() -> None:
+    """A line that emptied within `standing_after` is a burst: its requests wait their turn. One
+    that has not emptied for that long is overload: a newcomer waits at most `standing_wait`, so
+    past the peak the line holds only what is served at once. Once it empties, bursts wait again."""
+    gate = Gate(limit=1, queue=10, standing_wait=0.01, standing_after=0.2)
+    assert gate.try_enter()
+    burst = [asyncio.create_task(gate.enter(forever(), LONG)) for _ in range(3)]
+    await until(lambda: gate.waiting == 3)
+
+    await asyncio.sleep(0.25)  # the line has not emptied for longer than standing_after
+    newcomer = await asyncio.wait_for(gate.enter(forever(), LONG), 5)  # a line without the rule waits on
+
+    assert newcomer == LATE  # after standing_wait, not LONG
+    assert gate.waiting == 3  # the burst keeps its places
+    for task in burst:  # each is handed the place in turn
+        gate.leave()
+        assert await task == ADMITTED
+    assert gate.waiting == 0
+
+    late_joiner = asyncio.create_task(gate.enter(forever(), LONG))  # the line starts afresh
+    await until(lambda: gate.waiting == 1)
+    await asyncio.sleep(0.05)
+    assert not late_joiner.done()  # still waiting: well past standing_wait
+    gate.leave()
+    assert await late_joiner == ADMITTED
     gate.leave()
     assert gate.in_flight == 0
