@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -75,25 +76,32 @@ def verify(
 
 
 class Nonces:
-    """The nonces of the signatures taken, each until its signature can no longer be valid: a dict in
-    insertion order, so the expired ones are always at its front (one lookup and insert per call)."""
+    """The nonces of the signatures taken, each until its signature can no longer be valid: a queue
+    in the order they were taken, so the expired ones are always at its front, and a set to look
+    them up (constant work per call).
+
+    Not a dict popped from its front: CPython finds a dict's first item by skipping the slots its
+    deleted items left, so each call got slower as the window's nonces expired (1,000 calls a
+    second: 2 us a call for the first 120 s, 500 us after 400 s)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._until: dict[str, float] = {}
+        self._queue: deque[tuple[float, str]] = deque()
+        self._taken: set[str] = set()
 
     def first_use(self, nonce: str) -> bool:
         now = self.clock()
-        until = self._until
-        while until:
-            oldest = next(iter(until))
-            if until[oldest] > now:
-                break
-            del until[oldest]
-        if nonce in until:
+        queue, taken = self._queue, self._taken
+        while queue and queue[0][0] <= now:
+            taken.discard(queue.popleft()[1])
+        if nonce in taken:
             return False
-        until[nonce] = now + 2 * WINDOW_SECONDS  # a stamp up to one window ahead stays valid two
+        taken.add(nonce)
+        queue.append((now + 2 * WINDOW_SECONDS, nonce))  # a stamp up to one window ahead stays valid two
         return True
+
+    def __len__(self) -> int:
+        return len(self._taken)
 
 
 class InternalAuthMiddleware:

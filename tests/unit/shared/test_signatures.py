@@ -58,3 +58,16 @@ def test_a_nonce_is_good_once_until_its_signature_cannot_be_valid_any_more() -> 
     clock.advance(2)
     assert nonces.first_use("b")  # and "a", long expired, is forgotten: the memory stays bounded
     assert nonces.first_use("a")
+
+
+def test_the_nonces_remembered_are_those_of_the_last_two_windows_however_long_it_runs() -> None:
+    clock = FakeClock()
+    nonces = internal.Nonces(clock)
+    calls = 4 * 2 * internal.WINDOW_SECONDS  # four times what it remembers, one a second
+
+    for n in range(calls):
+        assert nonces.first_use(f"n{n}")
+        clock.advance(1)
+
+    assert len(nonces) == 2 * internal.WINDOW_SECONDS
+    assert not nonces.first_use(f"n{calls - 1}")
