@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from inventory_service import services
 from inventory_service.domain import DEFAULT_CATALOG
-from inventory_service.routes import books, internal
+from inventory_service.routes import LEAN, books, internal
 from inventory_service.settings import InventorySettings
 from inventory_service.store import DocInventoryStore, InventoryStore
 from inventory_service.upgrade import upgrade
 from shared.admission import Bounds
 from shared.app import create_service_app
+from shared.lean import LeanRoutes
 from shared.store.docs import make_docs
 from shared.tasks import periodic
 
@@ -48,6 +50,7 @@ def create_app(settings: InventorySettings | None = None, *, store: InventorySto
         title="Inventory service",
         lifespan=lifespan,
         routers=[books, internal],
+        middleware=[Middleware(LeanRoutes, routes=LEAN)],
         internal_secret=settings.internal_secret,
         admission=Bounds.from_settings(settings),
     )
