@@ -228,4 +228,3 @@ async def test_racing_orders_under_one_caller_bind_each_key_once_and_stop_at_the
     assert len(await pending_ids(store)) == 25
     page = await store.list_orders(customer_id="cust_001", status=None, after=None, limit=100)
     assert sorted(order.order_id for order in page.items) == await pending_ids(store)
-
