@@ -19,7 +19,7 @@ from starlette.routing import Match
 
 from shared import metrics
 from shared.admission import AdmissionMiddleware, Bounds
-from shared.errors import AppError, error_body
+from shared.errors import AppError, error_body, validation_details
 from shared.internal import InternalAuthMiddleware
 from shared.memo import Memo
 from shared.middleware import RequestContextMiddleware
@@ -61,17 +61,8 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    details = []
-    for err in exc.errors():
-        if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
-            details.append(
-                {"field": "body", "message": f"Invalid JSON: {err.get('ctx', {}).get('error', '')}"}
-            )
-            continue
-        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
-        details.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
     request.state.error = "Invalid request"
-    return error_response(400, "Invalid request", details)
+    return error_response(400, "Invalid request", validation_details(exc.errors()))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

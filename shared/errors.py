@@ -90,3 +90,18 @@ def error_body(
     if request_id:
         body["request_id"] = request_id
     return orjson.dumps(body, default=str)
+
+
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's (or FastAPI's) validation errors as the envelope's details: the field's dotted
+    path without FastAPI's `body` prefix, and the message."""
+    details = []
+    for err in errors:
+        if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
+            details.append(
+                {"field": "body", "message": f"Invalid JSON: {err.get('ctx', {}).get('error', '')}"}
+            )
+            continue
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        details.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    return details

@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import orjson
 import pytest
 from fastapi import APIRouter, FastAPI, Response
+from pydantic import BaseModel, Field
 from starlette.middleware import Middleware
 
 from shared.app import create_service_app
@@ -44,13 +45,27 @@ async def twin(thing_id: str, _: Staff) -> Response:
     return Response(await find(thing_id), media_type="application/json")
 
 
+class ThingIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=5)]
+    count: int = 1
+
+
+@router.post("/things/{thing_id}")
+async def twin_post(thing_id: str, body: ThingIn, _: Staff) -> Response:
+    return Response(orjson.dumps({"id": thing_id, **body.model_dump()}), media_type="application/json")
+
+
 @router.get("/things/{thing_id}/parts")
 async def parts(thing_id: str, _: Staff) -> dict[str, str]:
     return {"parts_of": thing_id}
 
 
-async def lean_find(params: dict[str, str], _: Any) -> tuple[int, bytes]:
+async def lean_find(params: dict[str, str], _: Any, __: Any) -> tuple[int, bytes]:
     return 200, await find(params["thing_id"])
+
+
+async def lean_post(params: dict[str, str], _: Any, body: ThingIn) -> tuple[int, bytes]:
+    return 200, orjson.dumps({"id": params["thing_id"], **body.model_dump()})
 
 
 @asynccontextmanager
@@ -59,7 +74,10 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def build(lean: bool) -> FastAPI:
-    routes = [LeanRoute("GET", "/things/{thing_id}", lean_find, role="staff")]
+    routes = [
+        LeanRoute("GET", "/things/{thing_id}", lean_find, role="staff"),
+        LeanRoute("POST", "/things/{thing_id}", lean_post, role="staff", body=ThingIn),
+    ]
     middleware = [Middleware(LeanRoutes, routes=routes)] if lean else []
     return create_service_app(
         title="t", lifespan=lifespan, routers=[router], middleware=middleware, internal_secret=None
@@ -78,13 +96,29 @@ REQUESTS = [
     ("GET", "/things/42/parts", STAFF),
     ("DELETE", "/things/42", STAFF),
     ("GET", "/things/", STAFF),
+    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": '{"name": "cog"}'}),
+    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": ""}),
+    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": '{"name": '}),
+    (
+        "POST",
+        "/things/7",
+        {**STAFF, "Content-Type": "application/json", "body": '{"name": "", "count": "x"}'},
+    ),
+    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": "[1, 2]"}),
+    ("POST", "/things/7", {**STAFF, "Content-Type": "text/plain", "body": '{"name": "cog"}'}),
+    ("POST", "/things/7", {**STAFF, "body": '{"name": "cog"}'}),
+    ("POST", "/things/7", {**CUSTOMER, "Content-Type": "application/json", "body": '{"name": "cog"}'}),
 ]
 
 
 async def answer(app: FastAPI, method: str, path: str, headers: dict[str, str]) -> tuple[Any, ...]:
+    headers = dict(headers)
+    content = headers.pop("body", "").encode()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.request(method, path, headers={**headers, "X-Request-ID": "req-1"})
+        response = await client.request(
+            method, path, content=content, headers={**headers, "X-Request-ID": "req-1"}
+        )
     kept = ("content-type", "content-length", "retry-after", "allow", "x-request-id")
     return response.status_code, response.json(), {k: response.headers.get(k) for k in kept}
 
