@@ -141,15 +141,21 @@ def _hold(hold: Hold, status: int = 200) -> Response:
     return _json(HoldOut.json_of(hold), status)
 
 
-# Lean twins (shared/lean.py) of the hottest routes above: the catalog read and every hold call but
-# the hold itself answer in pure ASGI, past FastAPI's routing and dependency solving; the routes
-# above stay declared for the API description and answer nothing these match.
-async def _lean_book(params: dict[str, str], state: Any) -> tuple[int, bytes]:
+# Lean twins (shared/lean.py) of the hottest routes above: the catalog read and every hold call
+# answer in pure ASGI, past FastAPI's routing and dependency solving; the routes above stay
+# declared for the API description and answer only what these leave (a body that is not JSON).
+async def _lean_book(params: dict[str, str], state: Any, _: None) -> tuple[int, bytes]:
     return 200, BookOut.json_of(await services.get_book(state.store, params["book_id"]))
 
 
+async def _lean_hold_stock(_: dict[str, str], state: Any, body: HoldIn) -> tuple[int, bytes]:
+    ttl = state.settings.hold_ttl_seconds
+    hold, created = await services.hold_stock(state.store, body.order_id, body.wanted(), ttl, body.max_total)
+    return 201 if created else 200, HoldOut.json_of(hold)
+
+
 def _lean_hold(move: Callable[[InventoryStore, str], Awaitable[Hold]]) -> Handler:
-    async def handler(params: dict[str, str], state: Any) -> tuple[int, bytes]:
+    async def handler(params: dict[str, str], state: Any, _: None) -> tuple[int, bytes]:
         return 200, HoldOut.json_of(await move(state.store, params["order_id"]))
 
     return handler
@@ -157,6 +163,7 @@ def _lean_hold(move: Callable[[InventoryStore, str], Awaitable[Hold]]) -> Handle
 
 LEAN = [
     LeanRoute("GET", "/api/books/{book_id}", _lean_book, role="customer"),
+    LeanRoute("POST", "/internal/holds", _lean_hold_stock, body=HoldIn),
     LeanRoute("GET", "/internal/holds/{order_id}", _lean_hold(services.get_hold)),
     LeanRoute("POST", "/internal/holds/{order_id}/commit", _lean_hold(services.commit_hold)),
     LeanRoute("POST", "/internal/holds/{order_id}/release", _lean_hold(services.release_hold)),
