@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -12,7 +11,7 @@ from inventory_service.deps import Filters, SettingsDep, StoreDep
 from inventory_service.domain import Hold
 from inventory_service.schemas import BookIn, BookOut, BookPatch, HoldIn, HoldOut, StockIn
 from inventory_service.store import InventoryStore
-from shared.lean import Handler, LeanRoute
+from shared.lean import Handler, Headers, LeanCall, LeanRoute
 from shared.schemas import error_responses
 from shared.web import Admin, Caller, Paging, Staff, page_headers
 
@@ -144,19 +143,22 @@ def _hold(hold: Hold, status: int = 200) -> Response:
 # Lean twins (shared/lean.py) of the hottest routes above: the catalog read and every hold call
 # answer in pure ASGI, past FastAPI's routing and dependency solving; the routes above stay
 # declared for the API description and answer only what these leave (a body that is not JSON).
-async def _lean_book(params: dict[str, str], state: Any, _: None) -> tuple[int, bytes]:
-    return 200, BookOut.json_of(await services.get_book(state.store, params["book_id"]))
+async def _lean_book(call: LeanCall) -> tuple[int, bytes, Headers]:
+    return 200, BookOut.json_of(await services.get_book(call.state.store, call.params["book_id"])), []
 
 
-async def _lean_hold_stock(_: dict[str, str], state: Any, body: HoldIn) -> tuple[int, bytes]:
-    ttl = state.settings.hold_ttl_seconds
-    hold, created = await services.hold_stock(state.store, body.order_id, body.wanted(), ttl, body.max_total)
-    return 201 if created else 200, HoldOut.json_of(hold)
+async def _lean_hold_stock(call: LeanCall) -> tuple[int, bytes, Headers]:
+    body: HoldIn = call.body
+    ttl = call.state.settings.hold_ttl_seconds
+    hold, created = await services.hold_stock(
+        call.state.store, body.order_id, body.wanted(), ttl, body.max_total
+    )
+    return 201 if created else 200, HoldOut.json_of(hold), []
 
 
 def _lean_hold(move: Callable[[InventoryStore, str], Awaitable[Hold]]) -> Handler:
-    async def handler(params: dict[str, str], state: Any, _: None) -> tuple[int, bytes]:
-        return 200, HoldOut.json_of(await move(state.store, params["order_id"]))
+    async def handler(call: LeanCall) -> tuple[int, bytes, Headers]:
+        return 200, HoldOut.json_of(await move(call.state.store, call.params["order_id"])), []
 
     return handler
 

@@ -25,9 +25,31 @@ from shared.asgi import Disconnected, read_body, reply
 from shared.errors import AppError, BadRequest, Forbidden, Unauthorized, error_body, validation_details
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER, Principal
 
-# The path parameters, the app's state and the validated body (None without a body model); the
-# status and the JSON body to answer.
-Handler = Callable[[dict[str, str], Any, Any], Awaitable[tuple[int, bytes]]]
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class LeanCall:
+    """What a lean route's handler is given."""
+
+    scope: Scope
+    params: dict[str, str]  # the path's parameters
+    principal: Principal | None  # the caller (with the route's role), None for a route without one
+    body: Any = None  # the body its model validated (None without a body model)
+    raw: bytes = b""  # the body's bytes
+
+    @property
+    def state(self) -> Any:
+        """The app's state: where `create_app` left the store and the clients."""
+        return self.scope["app"].state
+
+    def header(self, name: bytes) -> bytes | None:
+        """The request's first header `name` (lower case), if any."""
+        return next((value for key, value in self.scope["headers"] if key == name), None)
+
+
+# The status, the JSON body and any more headers to answer.
+Handler = Callable[[LeanCall], Awaitable[tuple[int, bytes, Headers]]]
 
 _SUBJECT, _ROLES, _TYPE = SUBJECT_HEADER.encode(), ROLES_HEADER.encode(), b"content-type"
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -37,13 +59,15 @@ _PARAM = re.compile(r"\{(\w+)\}")
 class LeanRoute:
     """`handler` answers `method` on `template` (`{name}` matches one path segment, as Starlette's
     `str` convertor does); with `role`, only a caller holding it; with `body`, a JSON body this
-    model validates (a request whose content type is not JSON is left to the twin)."""
+    model validates (a request whose content type is not JSON is left to the twin); `takes`
+    may leave other requests to the twin too (those whose answer it would word otherwise)."""
 
     method: str
     template: str
     handler: Handler
     role: str | None = None
     body: type[BaseModel] | None = None
+    takes: Callable[[Scope], bool] | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +90,7 @@ class LeanRoutes:
                     scope["method"] == route.method
                     and (found := route.pattern.fullmatch(scope["path"]))
                     and (route.body is None or _says_json(scope))
+                    and (route.takes is None or route.takes(scope))
                 ):
                     await self._answer(route, found.groupdict(), scope, receive, send)
                     return
@@ -77,6 +102,7 @@ class LeanRoutes:
         scope["route_template"] = route.template
         state = scope.setdefault("state", {})
         try:
+            principal = None
             if route.role is not None:
                 principal = _principal(scope)
                 if principal is None:
@@ -84,8 +110,11 @@ class LeanRoutes:
                 state["subject"] = principal.subject
                 if not principal.has_role(route.role):
                     raise Forbidden()
-            model = None if route.body is None else _validated(route.body, await read_body(receive))
-            status, body = await route.handler(params, scope["app"].state, model)
+            call = LeanCall(scope, params, principal)
+            if route.body is not None:
+                raw = await read_body(receive) or b""
+                call = LeanCall(scope, params, principal, _validated(route.body, raw), raw)
+            status, body, headers = await route.handler(call)
         except AppError as exc:
             state["error"] = exc.message
             headers = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
@@ -93,7 +122,7 @@ class LeanRoutes:
             return
         except Disconnected:
             return  # the client went away before its whole body arrived: nothing to act on or answer
-        await reply(send, status, body)
+        await reply(send, status, body, headers)
 
 
 def _says_json(scope: Scope) -> bool:
@@ -107,29 +136,30 @@ def _says_json(scope: Scope) -> bool:
     return False
 
 
-def _validated(model: type[BaseModel], raw: bytes | None) -> BaseModel:
+def _validated(model: type[BaseModel], raw: bytes) -> BaseModel:
     """The body as FastAPI's twin would take it: 400 with the same details when it is not."""
     if not raw:
         raise BadRequest(details=[{"field": "body", "message": "Field required"}])
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise BadRequest(
-            details=[{"field": "body", "message": f"Invalid JSON: {_json_problem(raw)}"}]
-        ) from None
+        data = _parsed_as_fastapi_would(raw)
     try:
         return model.model_validate(data, from_attributes=True)  # FastAPI's mode, for its messages
     except ValidationError as exc:
         raise BadRequest(details=validation_details(exc.errors())) from None
 
 
-def _json_problem(raw: bytes) -> str:
-    """What FastAPI's parser (the standard library's) says of a body that is not JSON."""
+def _parsed_as_fastapi_would(raw: bytes) -> Any:
+    """What orjson refused, through the standard library as FastAPI parses it: what it takes (NaN,
+    say), its message for what it cannot decode, and no details for a body it cannot parse at all
+    (bytes that are not UTF-8, nesting past the recursion limit)."""
     try:
-        json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-    return "Invalid JSON"
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(details=[{"field": "body", "message": f"Invalid JSON: {exc.msg}"}]) from None
+    except Exception:
+        raise BadRequest() from None
 
 
 def _principal(scope: Scope) -> Principal | None:

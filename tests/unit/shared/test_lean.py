@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 
 from shared.app import create_service_app
 from shared.errors import Conflict, NotFound, ServiceUnavailable
-from shared.lean import LeanRoute, LeanRoutes
+from shared.lean import Headers, LeanCall, LeanRoute, LeanRoutes
 from shared.logs import access_log
 from shared.principal import ROLES_HEADER, SUBJECT_HEADER
 from shared.web import Staff
@@ -60,12 +60,12 @@ async def parts(thing_id: str, _: Staff) -> dict[str, str]:
     return {"parts_of": thing_id}
 
 
-async def lean_find(params: dict[str, str], _: Any, __: Any) -> tuple[int, bytes]:
-    return 200, await find(params["thing_id"])
+async def lean_find(call: LeanCall) -> tuple[int, bytes, Headers]:
+    return 200, await find(call.params["thing_id"]), []
 
 
-async def lean_post(params: dict[str, str], _: Any, body: ThingIn) -> tuple[int, bytes]:
-    return 200, orjson.dumps({"id": params["thing_id"], **body.model_dump()})
+async def lean_post(call: LeanCall) -> tuple[int, bytes, Headers]:
+    return 200, orjson.dumps({"id": call.params["thing_id"], **call.body.model_dump()}), []
 
 
 @asynccontextmanager
@@ -86,6 +86,7 @@ def build(lean: bool) -> FastAPI:
 
 STAFF = {SUBJECT_HEADER: "st%C3%A9phane", ROLES_HEADER: "staff"}
 CUSTOMER = {SUBJECT_HEADER: "cust_1", ROLES_HEADER: "customer"}
+AS_JSON = {**STAFF, "Content-Type": "application/json"}
 REQUESTS = [
     ("GET", "/things/42", STAFF),
     ("GET", "/things/missing", STAFF),
@@ -96,16 +97,23 @@ REQUESTS = [
     ("GET", "/things/42/parts", STAFF),
     ("DELETE", "/things/42", STAFF),
     ("GET", "/things/", STAFF),
-    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": '{"name": "cog"}'}),
-    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": ""}),
-    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": '{"name": '}),
+    ("POST", "/things/7", {**AS_JSON, "body": '{"name": "cog"}'}),
+    ("POST", "/things/7", {**AS_JSON, "body": ""}),
+    ("POST", "/things/7", {**AS_JSON, "body": '{"name": '}),
     (
         "POST",
         "/things/7",
-        {**STAFF, "Content-Type": "application/json", "body": '{"name": "", "count": "x"}'},
+        {**AS_JSON, "body": '{"name": "", "count": "x"}'},
     ),
-    ("POST", "/things/7", {**STAFF, "Content-Type": "application/json", "body": "[1, 2]"}),
+    ("POST", "/things/7", {**AS_JSON, "body": "[1, 2]"}),
     ("POST", "/things/7", {**STAFF, "Content-Type": "text/plain", "body": '{"name": "cog"}'}),
+    (
+        "POST",
+        "/things/7",
+        {**AS_JSON, "body": '{"name": "x", "count": NaN}'},
+    ),
+    ("POST", "/things/7", {**AS_JSON, "body": "[" * 100_000}),
+    ("POST", "/things/7", {**AS_JSON, "body": "null"}),
     ("POST", "/things/7", {**STAFF, "body": '{"name": "cog"}'}),
     ("POST", "/things/7", {**CUSTOMER, "Content-Type": "application/json", "body": '{"name": "cog"}'}),
 ]
