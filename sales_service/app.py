@@ -9,16 +9,18 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from sales_service import reconcile, recovery
 from sales_service.payments import PaymentProvider, SimulatedPayments, TimedPayments
-from sales_service.routes import internal, orders
+from sales_service.routes import LEAN, internal, orders
 from sales_service.settings import SalesSettings
 from sales_service.store import DocSalesStore, SalesStore
 from shared.admission import Bounds
 from shared.app import create_service_app
 from shared.http import Instances, Upstream
 from shared.idempotency import purging
+from shared.lean import LeanRoutes
 from shared.store.docs import make_docs
 from shared.tasks import periodic
 
@@ -63,6 +65,7 @@ def create_app(
         title="Sales service",
         lifespan=lifespan,
         routers=[orders, internal],
+        middleware=[Middleware(LeanRoutes, routes=LEAN)],
         internal_secret=settings.internal_secret,
         admission=Bounds.from_settings(settings),
     )

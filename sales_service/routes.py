@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.types import Scope
 
 from sales_service import reconcile, services
 from sales_service.deps import HoldsDep, InventoryDep, PaymentsDep, SettingsDep, StoreDep
 from sales_service.domain import OrderStatus
 from sales_service.schemas import DeliveryMoveIn, OrderIn, OrderOut, PaymentDeclinedBody, ReconciledOut
-from shared.idempotency import request_key
+from shared.idempotency import MAX_KEY_LENGTH, Key, request_key
+from shared.lean import Headers, LeanCall, LeanRoute
+from shared.principal import SUBJECT_HEADER
 from shared.schemas import error_responses
 from shared.web import Caller, IdempotencyKey, Paging, page_headers
 
@@ -129,3 +132,38 @@ async def get_order_internal(order_id: str, store: StoreDep) -> OrderOut:
 @internal.post("/{order_id}/status")
 async def move_for_delivery(order_id: str, body: DeliveryMoveIn, store: StoreDep) -> OrderOut:
     return OrderOut.of(await services.move_for_delivery(store, order_id, body.status))
+
+
+# The lean twin (shared/lean.py) of `place_order`: the same use case in pure ASGI, past FastAPI's
+# routing, dependency solving and response model. An Idempotency-Key longer than the header allows
+# is left to the route above, which words that refusal.
+def _takes_order(scope: Scope) -> bool:
+    key = next((value for name, value in scope["headers"] if name == b"idempotency-key"), None)
+    return key is None or len(key) <= MAX_KEY_LENGTH
+
+
+async def _lean_place_order(call: LeanCall) -> tuple[int, bytes, Headers]:
+    body: OrderIn = call.body
+    raw_key = call.header(b"idempotency-key")
+    subject = call.header(SUBJECT_HEADER.encode()) or b""
+    key = None if raw_key is None else Key.of(raw_key, subject, "POST", call.scope["path"], call.raw)
+    assert call.principal is not None  # the route's role asks for one
+    order, replayed = await services.place_order(
+        call.state.store,
+        call.state.inventory,
+        call.state.payments,
+        customer_id=body.customer_id,
+        lines=body.lines(),
+        payment_method=body.payment_method,
+        payment_token=body.payment_token,
+        principal=call.principal,
+        key=key,
+        lease_seconds=call.state.settings.recovery_grace_seconds,
+    )
+    headers = [(b"idempotent-replayed", b"true")] if replayed else []
+    return 201, OrderOut.of(order).model_dump_json().encode(), headers
+
+
+LEAN = [
+    LeanRoute("POST", "/api/orders", _lean_place_order, role="customer", body=OrderIn, takes=_takes_order)
+]
