@@ -12,7 +12,9 @@ calls the saga makes:
   or returned: reported (its units are back in stock and may be sold again);
 - a finished order (Failed, or Cancelled and refunded), or an order number sales does not have
   (up to `PROBE` numbers past the last it has), whose hold is committed: return its units; held:
-  release it.
+  release it;
+- the next order numbers: above every number inventory has a hold for, so a new order never takes
+  the number (and so the hold) of one sales lost.
 
 `Pending` orders and cancelled ones still to refund are recovery's (`services.recover_pending`).
 An order is read again after its hold, so an order placed meanwhile is never undone. It reads one
@@ -80,11 +82,16 @@ async def reconcile(store: SalesStore, holds: HoldsClient) -> Reconciled:
     for n in (n for n in range(1, top + 1) if n not in numbers):
         done.checked += 1
         await _without_order(store, holds, f"order_{n}", done)
-    misses, n = 0, top
+    misses, n, last_held = 0, top, top
     while misses < PROBE:
         n += 1
         done.checked += 1
-        misses = 0 if await _without_order(store, holds, f"order_{n}", done) else misses + 1
+        if await _without_order(store, holds, f"order_{n}", done):
+            misses, last_held = 0, n
+        else:
+            misses += 1
+    if last_held > top and await store.skip_numbers(last_held):
+        done.repaired.append(f"order numbers up to {last_held} skipped: inventory holds them")
     if done.repaired or done.unrepaired:
         log.warning("reconciled", extra={"repaired": done.repaired, "unrepaired": done.unrepaired})
     return done

@@ -32,6 +32,10 @@ class SalesStore(Protocol):
     async def keyed_order(self, key: Key) -> str | None:
         """The order `key` is bound to; KeyReused when it came with another body."""
 
+    async def skip_numbers(self, past: int) -> bool:
+        """Number the next orders above `past` (inventory still knows orders this store lost);
+        whether they would have been numbered lower."""
+
     async def purge_keys(self, older_than: float) -> int:
         """Forget the idempotency keys bound before `older_than` (epoch seconds)."""
 
@@ -125,6 +129,9 @@ class DocSalesStore:
 
     async def keyed_order(self, key: Key) -> str | None:
         return await self.docs.atomic(lambda tx: idempotency.bound(tx, key))
+
+    async def skip_numbers(self, past: int) -> bool:
+        return await self.docs.skip_numbers(ORDER_NUMBERS, past)
 
     async def purge_keys(self, older_than: float) -> int:
         return await idempotency.purge(self.docs, older_than)

@@ -96,6 +96,10 @@ class Docs(Protocol):
     async def next_number(self, name: str) -> int:
         """1, 2, 3, ...: never the same twice, also across processes sharing the store."""
 
+    async def skip_numbers(self, name: str, past: int) -> bool:
+        """Make `next_number` answer more than `past` from now on (numbers another store still
+        knows, after this one lost its last writes); whether it would have answered less."""
+
     async def page(
         self,
         table: str,
@@ -185,6 +189,14 @@ class TablesDocs:
             n = int(self.tables.get("seq", name) or 0) + 1
             self.tables.write([("seq", name, n)])
             return n
+
+    @timed("skip_numbers")
+    async def skip_numbers(self, name: str, past: int) -> bool:
+        async with self._lock:
+            if int(self.tables.get("seq", name) or 0) >= past:
+                return False
+            self.tables.write([("seq", name, past)])
+            return True
 
     @timed("page")
     async def page(

@@ -54,6 +54,14 @@ async def _store_errors() -> AsyncIterator[None]:
         raise ServiceUnavailable("The store is unavailable", retry_after=2) from exc
 
 
+# The counter moved up to ARGV[1] if it is below it, never down (`skip_numbers`).
+_SKIP = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class _Ordering:
     def __init__(self, sort_key: SortKey, indexes: dict[str, IndexKey], stable: bool) -> None:
         self.sort_key = sort_key
@@ -195,6 +203,14 @@ class RedisDocs:
     async def next_number(self, name: str) -> int:
         async with _store_errors():
             return int(await self.redis.incr(f"{self.prefix}~seq:{name}"))
+
+    @timed("skip_numbers")
+    async def skip_numbers(self, name: str, past: int) -> bool:
+        script = self._scripts.get(_SKIP)
+        if script is None:
+            script = self._scripts[_SKIP] = self.redis.register_script(_SKIP)
+        async with _store_errors():
+            return bool(await script(keys=[f"{self.prefix}~seq:{name}"], args=[past]))
 
     @timed("page")
     async def page(

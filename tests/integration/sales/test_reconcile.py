@@ -211,3 +211,34 @@ async def test_sales_reconciles_once_when_it_starts(inventory: Inventory, shop: 
 
     assert await statuses(inventory.store, "order_1") == {"order_1": "returned"}
     assert await stock(inventory.store) == {"123": 50, "456": 30, "789": 25}
+
+
+async def test_after_sales_lost_its_last_orders_new_orders_take_numbers_past_them(
+    inventory: Inventory, shop: Shop
+) -> None:
+    """Sales' store put back to when it had one order (its counter with it): inventory still holds
+    order_2 and order_3. Without reconciling the counter, the next order took number 2, met
+    order_2's returned hold and failed."""
+    first = await shop.place("123", 2)
+    await shop.place("789", 5)
+    await shop.place("456", 1)
+    crashed = DocSalesStore(Tables())  # sales as it was after its first order
+    await crashed.open()
+    kept = await shop.store.get_order(first)
+    assert kept is not None and (await crashed.add_order(kept)).order_id == first
+    await crashed.save_order(kept)
+    shop, clients = _shop(inventory.store, crashed)
+
+    done = await reconcile(shop.store, shop.holds)
+    placed = await shop.place("123", 1)
+
+    assert "order numbers up to 3 skipped: inventory holds them" in done.repaired
+    assert placed == "order_4"
+    assert await statuses(inventory.store, "order_2", "order_3", "order_4") == {
+        "order_2": "returned",
+        "order_3": "returned",
+        "order_4": "committed",
+    }
+    assert await stock(inventory.store) == {"123": 47, "456": 30, "789": 25}
+    for client in clients:
+        await client.aclose()

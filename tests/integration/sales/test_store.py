@@ -228,3 +228,12 @@ async def test_racing_orders_under_one_caller_bind_each_key_once_and_stop_at_the
     assert len(await pending_ids(store)) == 25
     page = await store.list_orders(customer_id="cust_001", status=None, after=None, limit=100)
     assert sorted(order.order_id for order in page.items) == await pending_ids(store)
+
+
+async def test_skipping_numbers_moves_the_next_id_up_never_down(store: DocSalesStore) -> None:
+    await store.add_order(a_draft())
+
+    assert await store.skip_numbers(5)
+    assert (await store.add_order(a_draft())).order_id == "order_6"
+    assert not await store.skip_numbers(3)
+    assert (await store.add_order(a_draft())).order_id == "order_7"
