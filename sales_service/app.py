@@ -57,7 +57,12 @@ def create_app(
             await resources.enter_async_context(purging(the_store.purge_keys, settings.idempotency_ttl_hours))
             if settings.reconcile_on_start:
                 await resources.enter_async_context(
-                    reconcile.on_start(the_store, the_inventory, settings.recovery_interval_seconds)
+                    reconcile.on_start(
+                        the_store,
+                        the_inventory,
+                        settings.recovery_interval_seconds,
+                        settings.reconcile_recent_orders,
+                    )
                 )
             yield
 

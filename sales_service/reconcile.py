@@ -18,7 +18,9 @@ calls the saga makes:
 
 `Pending` orders and cancelled ones still to refund are recovery's (`services.recover_pending`).
 An order is read again after its hold, so an order placed meanwhile is never undone. It reads one
-hold per order: run it on start and on demand (`POST /internal/orders/reconcile`), not per request.
+hold per order: on demand (`POST /internal/orders/reconcile`) every order; on start only the last
+`SALES_RECONCILE_RECENT_ORDERS` numbers, as only a store's last writes can be lost, and a restart
+must not cost inventory a call per order ever placed.
 """
 
 from __future__ import annotations
@@ -64,11 +66,12 @@ class HoldsClient(InventoryClient):
         return str(body["status"])
 
 
-async def reconcile(store: SalesStore, holds: HoldsClient) -> Reconciled:
-    """Find and repair disagreement between sales' orders and inventory's holds (module doc)."""
+async def reconcile(store: SalesStore, holds: HoldsClient, after: int | None = None) -> Reconciled:
+    """Find and repair disagreement between sales' orders and inventory's holds (module doc), for
+    the orders numbered above `after` (None: every order)."""
     done = Reconciled()
     numbers: set[int] = set()
-    after: int | None = None
+    first = (after or 0) + 1
     while True:
         page = await store.list_orders(customer_id=None, status=None, after=after, limit=100)
         for order in page.items:
@@ -78,8 +81,8 @@ async def reconcile(store: SalesStore, holds: HoldsClient) -> Reconciled:
         if page.next_after is None:
             break
         after = page.next_after
-    top = max(numbers, default=0)
-    for n in (n for n in range(1, top + 1) if n not in numbers):
+    top = max(numbers, default=first - 1)
+    for n in (n for n in range(first, top + 1) if n not in numbers):
         done.checked += 1
         await _without_order(store, holds, f"order_{n}", done)
     misses, n, last_held = 0, top, top
@@ -151,9 +154,12 @@ def _number(order_id: str) -> int:
 
 
 @asynccontextmanager
-async def on_start(store: SalesStore, holds: HoldsClient, retry_seconds: float) -> AsyncIterator[None]:
-    """Reconcile once in the background after start, trying again every `retry_seconds` while
-    inventory or the store is unavailable; stopped when the context closes. It waits until
+async def on_start(
+    store: SalesStore, holds: HoldsClient, retry_seconds: float, recent: int
+) -> AsyncIterator[None]:
+    """Reconcile the last `recent` order numbers once in the background after start, trying again
+    every `retry_seconds` while inventory or the store is unavailable; stopped when the context
+    closes. It waits until
     inventory answers its health check first: calls to an inventory still starting would open
     sales' breaker for it, and the first orders would be refused fast for nothing."""
 
@@ -161,7 +167,7 @@ async def on_start(store: SalesStore, holds: HoldsClient, retry_seconds: float) 
         while True:
             try:
                 await holds.upstream.ready()  # straight at the instances, never through the breaker
-                await reconcile(store, holds)
+                await reconcile(store, holds, after=max(0, await store.last_number() - recent))
                 return
             except RuntimeError as exc:  # no instance ready yet
                 log.info("reconciliation waits for inventory", extra={"error": str(exc)})

@@ -23,6 +23,7 @@ class SalesSettings(ServiceSettings):
     idempotency_ttl_hours: float = 24.0
     # Reconcile orders with inventory's holds once after start (reconcile.py), in the background.
     reconcile_on_start: bool = True
+    reconcile_recent_orders: int = Field(1000, ge=1)  # how many of the last order numbers, on start
     idempotency_max_keys: int = Field(1000, ge=1)  # Idempotency-Keys one caller may hold at once
     # Every call to the payment provider; one that takes longer counts as the provider being down.
     payment_timeout_seconds: float = Field(5.0, gt=0)

@@ -32,6 +32,9 @@ class SalesStore(Protocol):
     async def keyed_order(self, key: Key) -> str | None:
         """The order `key` is bound to; KeyReused when it came with another body."""
 
+    async def last_number(self) -> int:
+        """The number of the last order given one (0: none yet)."""
+
     async def skip_numbers(self, past: int) -> bool:
         """Number the next orders above `past` (inventory still knows orders this store lost);
         whether they would have been numbered lower."""
@@ -129,6 +132,9 @@ class DocSalesStore:
 
     async def keyed_order(self, key: Key) -> str | None:
         return await self.docs.atomic(lambda tx: idempotency.bound(tx, key))
+
+    async def last_number(self) -> int:
+        return await self.docs.last_number(ORDER_NUMBERS)
 
     async def skip_numbers(self, past: int) -> bool:
         return await self.docs.skip_numbers(ORDER_NUMBERS, past)

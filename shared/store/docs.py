@@ -96,6 +96,9 @@ class Docs(Protocol):
     async def next_number(self, name: str) -> int:
         """1, 2, 3, ...: never the same twice, also across processes sharing the store."""
 
+    async def last_number(self, name: str) -> int:
+        """The last number `next_number` gave (0: none yet)."""
+
     async def skip_numbers(self, name: str, past: int) -> bool:
         """Make `next_number` answer more than `past` from now on (numbers another store still
         knows, after this one lost its last writes); whether it would have answered less."""
@@ -189,6 +192,10 @@ class TablesDocs:
             n = int(self.tables.get("seq", name) or 0) + 1
             self.tables.write([("seq", name, n)])
             return n
+
+    @timed("last_number")
+    async def last_number(self, name: str) -> int:
+        return int(self.tables.get("seq", name) or 0)
 
     @timed("skip_numbers")
     async def skip_numbers(self, name: str, past: int) -> bool:

@@ -204,6 +204,11 @@ class RedisDocs:
         async with _store_errors():
             return int(await self.redis.incr(f"{self.prefix}~seq:{name}"))
 
+    @timed("last_number")
+    async def last_number(self, name: str) -> int:
+        async with _store_errors():
+            return int(await self.redis.get(f"{self.prefix}~seq:{name}") or 0)
+
     @timed("skip_numbers")
     async def skip_numbers(self, name: str, past: int) -> bool:
         script = self._scripts.get(_SKIP)

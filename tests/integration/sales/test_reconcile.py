@@ -242,3 +242,23 @@ async def test_after_sales_lost_its_last_orders_new_orders_take_numbers_past_the
     assert await stock(inventory.store) == {"123": 47, "456": 30, "789": 25}
     for client in clients:
         await client.aclose()
+
+
+async def test_reconciling_the_recent_orders_leaves_the_older_ones_unread(
+    inventory: Inventory, shop: Shop
+) -> None:
+    """On start only the last order numbers are reconciled: a restart costs inventory a call per
+    recent order, not one per order ever placed."""
+    for _ in range(4):
+        await shop.place("123", 1)
+    await shop.store.delete_order("order_1")  # too old to be looked at
+    await shop.store.delete_order("order_4")  # recent: its units are returned
+
+    done = await reconcile(shop.store, shop.holds, after=2)
+
+    assert done.repaired == ["order_4 is not at sales: its committed units returned"]
+    assert done.checked == 1 + 1 + 16  # order_3, the gap at order_4, then the probe past the top
+    assert await statuses(inventory.store, "order_1", "order_4") == {
+        "order_1": "committed",
+        "order_4": "returned",
+    }
