@@ -87,15 +87,30 @@ def test_open_loop_outcomes_separate_served_refused_504_and_no_answer() -> None:
     assert r.p99_refused == 2.0
 
 
-def test_the_overload_table_shows_goodput_and_each_kind_of_failure() -> None:
+def test_the_overload_table_judges_goodput_and_each_kind_of_failure_against_issue_17s_targets() -> None:
     answers = [(10.0, 201)] * 6 + [(1.0, 503), (2.0, 429), (5000.0, 504), (math.inf, 0)]
     point = outcomes(answers, elapsed=1.0, offered=10.0)
-    run = StoreRun("json", latency=[result(5, share=0.5, offered=5), _with_share(point, 2.0)])
+    slow = outcomes([(40.0, 201)] * 4 + [(25.0, 503)] * 6, elapsed=1.0, offered=10.0)
+    run = StoreRun(
+        "json",
+        latency=[result(5, p99=10.0, share=0.5, offered=5), _with_share(point, 2.0), _with_share(slow, 1.5)],
+    )
 
     table = overload_table(run)
 
-    assert "| 10/s, 200% | 0.60 | 10.0 | 2.0 | 20.0% | 10.0% | 10.0% |" in table
-    assert "50%" not in table.split("\n", 2)[2]  # below the peak: not an overload row
+    assert "p99 served ms (≤ 3 × p99 at 50% = 30.0)" in table
+    # the peak was 5/s: 6/s served is 1.2 of it, 10 ms ≤ 30, refusals 2 ms ≤ 20; a 504 and a
+    # request unanswered are each a miss
+    assert (
+        "| 10/s, 200% | 1.20 met | 0.60 | 10.0 met | 2.0 met | 20.0% | 10.0% **missed** | 10.0% **missed** |"
+        in table
+    )
+    # the peak was 6.7/s: 4/s is 0.6 of it, 40 ms > 30, refusals 25 ms > 20
+    assert (
+        "| 10/s, 150% | 0.60 **missed** | 0.40 | 40.0 **missed** | 25.0 **missed** | 60.0% "
+        "| 0.0% met | 0.0% met |" in table
+    )
+    assert "| 5/s, 50%" not in table  # below the peak: not an overload row
 
 
 def _with_share(r: Result, share: float) -> Result:
