@@ -8,9 +8,11 @@ import gc
 import io
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +27,8 @@ from shared.logs import JsonFormatter, _ContextFilter
 from shared.store import Tables
 from shared.store.docs import TablesDocs
 from tests.helpers import sample
+
+ROOT = Path(__file__).resolve().parents[3]
 
 router = APIRouter()
 
@@ -193,3 +197,62 @@ def test_every_garbage_collection_is_timed_by_generation_once_watched() -> None:
 
     assert sample("gc_pause_seconds_count", generation="2") == before + 2
     assert sample("gc_pause_seconds_sum", generation="2") > 0
+
+
+# Run in a process of its own: a global tracer provider can be set once per process.
+_GLOBAL_PROVIDER = """
+import asyncio
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shared.app import create_service_app
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+router = APIRouter()
+
+
+@router.get("/thing")
+async def thing() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    yield
+
+
+async def main() -> None:
+    app = create_service_app(title="t", lifespan=lifespan, routers=[router], internal_secret=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/thing")).status_code == 200
+    plain = FastAPI()
+    plain.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=plain), base_url="http://t") as client:
+        assert (await client.get("/thing")).status_code == 200
+    print(len([s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.SERVER]))
+
+
+asyncio.run(main())
+"""
+
+
+def test_fastapis_own_telemetry_adds_no_second_span_even_with_a_global_provider() -> None:
+    """The house's spans are shared/tracing's; an agent or library that sets a global tracer
+    provider must not make FastAPI add a server span of its own to every request (nor ask for
+    the providers on every request, which cost ~5% of the gateway)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROVIDER], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+
+    assert done.returncode == 0, done.stderr
+    # the plain FastAPI app's request made one (the probe works); the house app's made none
+    assert done.stdout.split() == ["1"]
