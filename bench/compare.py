@@ -20,7 +20,16 @@ from bench import load
 from bench.measure import BOOK, BOOKS, Bench, _per_request, say
 from bench.system import AUTH, BareApp, BenchSystem, RedisServer
 
-FIGURES = ("bare GET/s", "direct GET/s", "orders/s", "inventory ms/GET", "bare ms/GET", "ms/order")
+FIGURES = (
+    "bare GET/s",
+    "direct GET/s",
+    "gateway GET/s",
+    "orders/s",
+    "inventory ms/GET",
+    "bare ms/GET",
+    "ms/gateway GET",
+    "ms/order",
+)
 
 
 def export(commit: str, into: Path) -> Path:
@@ -38,9 +47,21 @@ def one_round(bench: Bench, system: BenchSystem, bare: BareApp, books: list[str]
     direct = bench.get(system.inventory_url + BOOK, lambda: system.signed("GET", BOOK))
     per_get = _per_request(before_all, system.cpu_seconds(), direct)
     before_all = system.cpu_seconds()
+    forwarded = bench.get(system.url + BOOK, AUTH)
+    per_forwarded = _per_request(before_all, system.cpu_seconds(), forwarded)
+    before_all = system.cpu_seconds()
     orders = bench.orders(system, books)
     per_order = _per_request(before_all, system.cpu_seconds(), orders)
-    values = (b.rps, direct.rps, orders.rps, per_get["inventory"], bare_ms, sum(per_order.values()))
+    values = (
+        b.rps,
+        direct.rps,
+        forwarded.rps,
+        orders.rps,
+        per_get["inventory"],
+        bare_ms,
+        sum(per_forwarded.values()),
+        sum(per_order.values()),
+    )
     return dict(zip(FIGURES, values, strict=True))
 
 
